@@ -1,0 +1,47 @@
+"""Input front ends: one per input kind, each `task -> (keras.Input, sequence tensor)`.
+
+The sequence tensor is `(batch, time, channels)`; token inputs carry a mask
+(id 0 = padding) that every later layer respects.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Callable
+
+import keras
+
+from seqzoo.layers import InstanceNormalization
+from seqzoo.task import Task
+
+
+@dataclasses.dataclass
+class Stem:
+    """What a front end hands on: the model input and the sequence built on it."""
+
+    inputs: Any  # the keras.Input
+    x: Any  # (batch, time, channels), masked for tokens
+
+
+def tokens(task: Task) -> Stem:
+    ids = keras.Input(shape=(task.seq_len,), dtype="int32", name="tokens")
+    x = keras.layers.Embedding(task.vocab_size, task.embed_dim, mask_zero=True, name="embedding")(ids)
+    return Stem(ids, x)
+
+
+def frames(task: Task) -> Stem:
+    inputs = keras.Input(shape=(task.seq_len, task.features), name="frames")
+    return Stem(inputs, inputs)
+
+
+def series(task: Task) -> Stem:
+    inputs = keras.Input(shape=(task.seq_len, task.features), name="series")
+    x = InstanceNormalization(name="instance_norm")(inputs) if task.normalize else inputs
+    return Stem(inputs, x)
+
+
+FRONT_ENDS: dict[str, Callable[[Task], Stem]] = {
+    "tokens": tokens,
+    "frames": frames,
+    "series": series,
+}

@@ -1,0 +1,194 @@
+"""The model registry: one entry per architecture, listed with fnmatch wildcards.
+
+An entry holds a *backbone* function and the history it belongs to. A backbone
+maps the front end's sequence tensor `(batch, time, channels)` (with its Keras
+mask) to a summary vector `(batch, width)`; `seqzoo.build` adds the input front
+end and the head, so every architecture serves every input kind and head.
+
+Plugins: an installed distribution that declares an entry point in the group
+`seqzoo.models` is imported the first time the registry is read; importing its
+module registers its builders with `@seqzoo.register`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import fnmatch
+import importlib
+from importlib import metadata
+from typing import Any, Callable
+
+from seqzoo.params import Param
+from seqzoo.task import TASK_PARAMS
+
+ENTRY_POINT_GROUP = "seqzoo.models"
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelEntry:
+    """One registered architecture.
+
+    Args:
+        name: registry name, e.g. `"bilstm"`.
+        backbone: `fn(x, **hyperparameters) -> summary tensor`.
+        year: year of the paper that introduced it.
+        authors: the paper's authors, short form.
+        paper: the paper's title.
+        family: e.g. `"recurrent"`, `"attention"`, `"memory"`, `"hybrid"`.
+        solved: one sentence: the problem this architecture solved.
+        params: hyperparameter declarations (`seqzoo.params.Int`, ...).
+        module: the module that registered it (plugins show here).
+    """
+
+    name: str
+    backbone: Callable[..., Any]
+    year: int
+    authors: str
+    paper: str
+    family: str
+    solved: str
+    params: dict[str, Param]
+    module: str
+
+    def defaults(self) -> dict[str, Any]:
+        return {key: spec.default for key, spec in self.params.items()}
+
+    def search_space(self) -> dict[str, Param]:
+        """The hyperparameters the tuner varies (those declared with `search`)."""
+        return {key: spec for key, spec in self.params.items() if spec.search}
+
+
+_REGISTRY: dict[str, ModelEntry] = {}
+_LOADED = False
+_loaded_plugins: set[str] = set()
+
+
+def register(
+    name: str | None = None,
+    *,
+    year: int,
+    authors: str,
+    paper: str,
+    family: str,
+    solved: str,
+    params: dict[str, Param] | None = None,
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Register a backbone function under `name` (default: the function's name).
+
+    Args:
+        name: registry name; must be new (a duplicate raises `ValueError`).
+        year, authors, paper, family, solved: the history shown by `seqzoo info`.
+        params: hyperparameters as `{name: Int(...) | Float(...) | Choice(...)}`;
+            each is passed to the backbone as a keyword argument.
+
+    Example:
+
+    >>> import keras, seqzoo
+    >>> from seqzoo.params import Int
+    >>> @seqzoo.register("mean_mlp_demo", year=2024, authors="You", paper="-",
+    ...                  family="baseline", solved="A bag-of-frames baseline.",
+    ...                  params={"units": Int(64, low=1)})
+    ... def mean_mlp_demo(x, units):
+    ...     x = keras.layers.Dense(units, activation="relu")(x)
+    ...     return keras.layers.GlobalAveragePooling1D()(x)
+    >>> seqzoo.build("mean_mlp_demo").output_shape
+    (None, 1)
+    >>> seqzoo.registry.unregister("mean_mlp_demo")
+    """
+
+    def decorator(fn: Callable[..., Any]) -> Callable[..., Any]:
+        key = name or fn.__name__
+        if not key.isidentifier():
+            raise ValueError(f"model name {key!r} must be a Python identifier (letters, digits, _)")
+        clash = sorted(set(params or {}) & set(TASK_PARAMS))
+        if clash:
+            raise ValueError(
+                f"model {key!r}: hyperparameter names {clash} clash with task keywords; rename them"
+            )
+        if key in _REGISTRY:
+            raise ValueError(
+                f"model {key!r} is already registered by {_REGISTRY[key].module}; "
+                "choose another name"
+            )
+        _REGISTRY[key] = ModelEntry(
+            name=key,
+            backbone=fn,
+            year=int(year),
+            authors=authors,
+            paper=paper,
+            family=family,
+            solved=solved,
+            params=dict(params or {}),
+            module=getattr(fn, "__module__", "?"),
+        )
+        return fn
+
+    return decorator
+
+
+def unregister(name: str) -> None:
+    """Remove a registered model (for tests and interactive use)."""
+    _REGISTRY.pop(name, None)
+
+
+def _load() -> None:
+    """Import the built-in models, then every installed plugin, once."""
+    global _LOADED
+    if _LOADED:
+        return
+    _LOADED = True
+    importlib.import_module("seqzoo.models")
+    for entry_point in metadata.entry_points(group=ENTRY_POINT_GROUP):
+        if entry_point.value in _loaded_plugins:
+            continue
+        try:
+            entry_point.load()
+        except Exception as error:  # a broken plugin names itself
+            raise RuntimeError(
+                f"seqzoo plugin {entry_point.name!r} ({entry_point.value}) failed to load: "
+                f"{error}. Fix or uninstall that package."
+            ) from error
+        _loaded_plugins.add(entry_point.value)
+
+
+def reload_plugins() -> None:
+    """Look for newly installed plugins (e.g. after `pip install` in a session)."""
+    global _LOADED
+    _LOADED = False
+    _load()
+
+
+def get(name: str) -> ModelEntry:
+    """The entry for `name`; an unknown name raises `KeyError` with close matches."""
+    _load()
+    if name in _REGISTRY:
+        return _REGISTRY[name]
+    raise UnknownModelError(_unknown_message(name))
+
+
+class UnknownModelError(KeyError):
+    """An unknown model name; the message suggests close matches."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0])
+
+
+def _unknown_message(name: str) -> str:
+    names = sorted(_REGISTRY)
+    close = difflib.get_close_matches(str(name), names, n=3, cutoff=0.6)
+    if not close:
+        close = [n for n in names if str(name).lower() in n][:3]
+    hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+    return f"unknown model {name!r}{hint} (see seqzoo.list_models())"
+
+
+def list_models(pattern: str = "*") -> list[str]:
+    """Sorted registered names matching the fnmatch `pattern`, e.g. `"*lstm*"`."""
+    _load()
+    return sorted(n for n in _REGISTRY if fnmatch.fnmatchcase(n, pattern))
+
+
+def entries(pattern: str = "*") -> list[ModelEntry]:
+    """Entries matching `pattern`, in timeline order (year, then name)."""
+    return sorted((get(n) for n in list_models(pattern)), key=lambda e: (e.year, e.name))
