@@ -1,0 +1,34 @@
+"""Import TensorFlow without its start-up chatter on stderr (for CLIs)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+
+
+@contextlib.contextmanager
+def silenced_stderr():
+    """Point file descriptor 2 at /dev/null for the duration (C++ logs included)."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+            yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def import_tensorflow_quietly() -> None:
+    """Import TensorFlow and Keras with `TF_CPP_MIN_LOG_LEVEL=2` and the start-up logs hidden.
+
+    Errors raised by the import itself still propagate (their traceback is
+    printed by Python after stderr is restored).
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    with silenced_stderr():
+        import keras  # noqa: F401
+        import tensorflow  # noqa: F401

@@ -1,0 +1,165 @@
+"""The shared harness: every registered model, every input kind and head.
+
+Parametrised over `seqzoo.list_models()`, so a newly registered architecture
+is tested here without editing this file.
+"""
+
+import copy
+import json
+
+import numpy as np
+import pytest
+
+import keras
+import seqzoo
+from seqzoo.heads import loss_and_metrics
+
+MODELS = seqzoo.list_models()
+BATCH, TIME = 4, 12
+
+INPUTS = {
+    "tokens": dict(inputs="tokens", vocab_size=50, embed_dim=16),
+    "frames": dict(inputs="frames", features=6),
+    "series": dict(inputs="series", seq_len=TIME, features=3),
+}
+HEADS = {
+    "binary": (dict(head="classification", num_classes=2), (BATCH, 1)),
+    "multiclass": (dict(head="classification", num_classes=5), (BATCH, 5)),
+    "forecast": (dict(head="forecast", horizon=4, targets=2), (BATCH, 4, 2)),
+}
+COMBOS = [(i, h) for i in INPUTS for h in HEADS if not (h == "forecast" and i == "tokens")]
+COMBOS.append(("tokens", "forecast_1"))  # token input forecasting one target
+HEADS["forecast_1"] = (dict(head="forecast", horizon=3), (BATCH, 3, 1))
+
+
+def sample(kind, batch=BATCH, time=TIME, seed=0):
+    rng = np.random.default_rng(seed)
+    if kind == "tokens":
+        ids = rng.integers(1, 50, size=(batch, time))
+        for row, length in enumerate(rng.integers(time // 2, time + 1, size=batch)):
+            ids[row, length:] = 0  # right padding
+        return ids.astype("int32")
+    features = INPUTS[kind]["features"]
+    return rng.normal(size=(batch, time, features)).astype("float32")
+
+
+@pytest.mark.parametrize("name", MODELS)
+@pytest.mark.parametrize("kind,head", COMBOS)
+def test_every_input_and_head_gives_the_documented_shape(name, kind, head):
+    head_kwargs, shape = HEADS[head]
+    model = seqzoo.build(name, **INPUTS[kind], **head_kwargs)
+    assert isinstance(model, keras.Model)
+    out = np.asarray(model(sample(kind), training=False))
+    assert out.shape == shape
+    assert np.isfinite(out).all()
+    if head == "binary":
+        assert ((out >= 0) & (out <= 1)).all()
+    if head == "multiclass":
+        np.testing.assert_allclose(out.sum(axis=1), 1.0, rtol=1e-5)
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_default_build_reads_token_ids_and_outputs_a_probability(name):
+    model = seqzoo.build(name)
+    assert model.input_shape == (None, None)
+    assert model.output_shape == (None, 1)
+    assert model.name == name
+
+
+def vocabulary_task(n=128, time=TIME, seed=1):
+    """A small learnable problem: class 1 sequences use ids 26-49, class 0 ids 3-25.
+
+    Variable lengths, right-padded with 0. Every model family can learn it in
+    a few steps; a model that cannot read its input cannot.
+    """
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 2, size=n)
+    x = np.where(y[:, None] == 1, rng.integers(26, 50, size=(n, time)), rng.integers(3, 26, size=(n, time)))
+    for i, length in enumerate(rng.integers(time // 2, time + 1, size=n)):
+        x[i, length:] = 0
+    return x.astype("int32"), y.astype("float32")
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_a_few_training_steps_lower_the_loss(name):
+    x, y = vocabulary_task()
+    model = seqzoo.build(name, **INPUTS["tokens"])
+    loss, metrics = loss_and_metrics("classification", 2)
+    model.compile(optimizer=keras.optimizers.Adam(3e-3), loss=loss, metrics=metrics)
+    losses = model.fit(x, y, batch_size=32, epochs=4, verbose=0, shuffle=False).history["loss"]
+    assert losses[-1] < 0.7 * losses[0], losses
+
+
+def test_series_forecast_with_instance_norm_and_linear_skip_learns_a_sine():
+    rng = np.random.default_rng(2)
+    t = np.arange(TIME + 4)[None, :] + rng.uniform(0, 20, size=(256, 1))
+    level = rng.uniform(-5, 5, size=(256, 1, 1))  # per-window level shifts: RevIN's job
+    waves = np.stack([np.sin(t / 3.0), np.cos(t / 5.0), np.sin(t / 7.0)], axis=-1) + level
+    x, y = waves[:, :TIME].astype("float32"), waves[:, TIME:, 1:].astype("float32")
+    model = seqzoo.build("gru", **INPUTS["series"], head="forecast", horizon=4, targets=2, units=16)
+    model.compile(optimizer=keras.optimizers.Adam(1e-2), loss="mse")
+    losses = model.fit(x, y, batch_size=32, epochs=8, verbose=0).history["loss"]
+    persistence = float(np.mean((y - x[:, -1:, 1:]) ** 2))
+    assert losses[-1] < 0.5 * persistence, (losses, persistence)
+
+
+def _assert_same_predictions(a, b, x):
+    np.testing.assert_allclose(a(x, training=False), b(x, training=False), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_save_and_load_in_safe_mode_gives_identical_predictions(name, tmp_path):
+    model = seqzoo.build(name, **INPUTS["tokens"], **HEADS["multiclass"][0])
+    path = tmp_path / f"{name}.keras"
+    model.save(path)
+    loaded = keras.saving.load_model(path, safe_mode=True)
+    assert [w.shape for w in loaded.weights] == [w.shape for w in model.weights]
+    _assert_same_predictions(loaded, model, sample("tokens"))
+
+
+@pytest.mark.parametrize("name", ["gru", "transformer"])
+def test_series_forecast_model_saves_and_loads(name, tmp_path):
+    model = seqzoo.build(name, **INPUTS["series"], **HEADS["forecast"][0])
+    model.save(tmp_path / "m.keras")
+    loaded = keras.saving.load_model(tmp_path / "m.keras", safe_mode=True)
+    _assert_same_predictions(loaded, model, sample("series"))
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_get_config_from_config_round_trip(name):
+    model = seqzoo.build(name, **INPUTS["tokens"])
+    config = model.get_config()
+    clone = keras.Model.from_config(copy.deepcopy(config))  # from_config consumes its dict
+    as_json = lambda c: json.loads(json.dumps(c))  # noqa: E731  (tuples and lists alike)
+    assert as_json(clone.get_config()) == as_json(config)
+    clone.set_weights(model.get_weights())
+    _assert_same_predictions(clone, model, sample("tokens"))
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_padding_does_not_change_the_prediction(name):
+    model = seqzoo.build(name, **INPUTS["tokens"], num_classes=3)
+    rng = np.random.default_rng(3)
+    short = rng.integers(1, 50, size=(3, 7)).astype("int32")
+    padded = np.concatenate([short, np.zeros((3, 9), "int32")], axis=1)
+    np.testing.assert_allclose(
+        model(padded, training=False), model(short, training=False), rtol=1e-4, atol=1e-5
+    )
+
+
+def _recurrent_layers(layer):
+    inner = (layer.forward_layer, layer.backward_layer) if isinstance(layer, keras.layers.Bidirectional) else (layer,)
+    yield from (rnn for rnn in inner if isinstance(rnn, (keras.layers.LSTM, keras.layers.GRU)))
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_lstm_and_gru_defaults_keep_the_cudnn_kernel(name):
+    model = seqzoo.build(name)
+    for layer in model.layers:
+        for rnn in _recurrent_layers(layer):
+            cell = rnn.cell
+            assert cell.activation is keras.activations.tanh, rnn.name
+            assert cell.recurrent_activation is keras.activations.sigmoid, rnn.name
+            assert cell.recurrent_dropout == 0 and not rnn.unroll and cell.use_bias, rnn.name
+            if isinstance(rnn, keras.layers.GRU):
+                assert cell.reset_after, rnn.name
