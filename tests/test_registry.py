@@ -1,6 +1,7 @@
 """Registry: listing, info, errors, registration and entry-point plugins, CLI."""
 
 import os
+import pathlib
 import subprocess
 import sys
 import textwrap
@@ -189,3 +190,10 @@ def test_cli_lists_the_timeline_and_shows_info():
         "seqzoo: unknown model 'gtp'; did you mean 'gpt'? (see seqzoo.list_models())"
     )
     assert run("list", "zzz*").returncode == 2
+
+
+def test_readme_timeline_names_every_built_in_model():
+    readme = (pathlib.Path(__file__).parent.parent / "README.md").read_text()
+    for name in seqzoo.list_models():
+        if registry.get(name).module.startswith("seqzoo.models"):
+            assert f"`{name}`" in readme, name
