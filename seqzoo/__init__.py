@@ -5,33 +5,20 @@
 >>> seqzoo.list_models("*lstm*")
 ['bilstm', 'cnn_lstm', 'deep_bilstm', 'deep_lstm', 'lstm']
 
-The public names are imported on first use, so `import seqzoo` (and the
-`seqzoo` command) stays cheap until a model is needed.
+Importing seqzoo registers its custom layers with Keras, so
+`keras.saving.load_model("model.keras")` works for seqzoo models afterwards;
+`seqzoo.load_model` does the same in one call.
 """
 
-from __future__ import annotations
+from seqzoo._quiet import import_tensorflow_quietly
 
-import importlib
-from typing import Any
+import_tensorflow_quietly()  # TensorFlow's start-up chatter is not seqzoo's output
+
+from seqzoo import layers  # noqa: E402,F401  (registers the serializable layers)
+from seqzoo.factory import build  # noqa: E402
+from seqzoo.model_info import info  # noqa: E402
+from seqzoo.registry import list_models, register  # noqa: E402
+from seqzoo.saving import load_model  # noqa: E402
 
 __version__ = "0.1.0"
-
-_PUBLIC = {
-    "build": "seqzoo.factory",
-    "info": "seqzoo.model_info",
-    "list_models": "seqzoo.registry",
-    "register": "seqzoo.registry",
-}
-__all__ = [*_PUBLIC, "__version__"]
-
-
-def __getattr__(name: str) -> Any:
-    if name in _PUBLIC:
-        value = getattr(importlib.import_module(_PUBLIC[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'seqzoo' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(list(globals()) + list(_PUBLIC))
+__all__ = ["build", "info", "list_models", "load_model", "register", "__version__"]

@@ -28,7 +28,7 @@ def build(name: str, **kwargs: Any) -> keras.Model:
 
     >>> import numpy as np, seqzoo
     >>> model = seqzoo.build("bilstm")
-    >>> model(np.array([[5, 17, 3, 0, 0]])).shape
+    >>> tuple(model(np.array([[5, 17, 3, 0, 0]])).shape)
     (1, 1)
     >>> seqzoo.build("gru", inputs="series", seq_len=48, features=7,
     ...              head="forecast", horizon=12, targets=7).output_shape

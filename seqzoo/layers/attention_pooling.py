@@ -18,7 +18,7 @@ class AttentionPooling(layers.Layer):
     Example:
 
     >>> import numpy as np
-    >>> AttentionPooling(16)(np.ones((2, 7, 8), "float32")).shape
+    >>> tuple(AttentionPooling(16)(np.ones((2, 7, 8), "float32")).shape)
     (2, 8)
     """
 

@@ -19,7 +19,7 @@ class AutoregressiveSkip(layers.Layer):
     Example:
 
     >>> import numpy as np
-    >>> AutoregressiveSkip(horizon=4, targets=2)(np.ones((3, 10, 5), "float32")).shape
+    >>> tuple(AutoregressiveSkip(horizon=4, targets=2)(np.ones((3, 10, 5), "float32")).shape)
     (3, 4, 2)
     """
 

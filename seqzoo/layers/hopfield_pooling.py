@@ -19,7 +19,7 @@ class HopfieldPooling(HopfieldRetrieval):
     Example:
 
     >>> import numpy as np
-    >>> HopfieldPooling(num_queries=2, heads=2, key_dim=8)(np.ones((3, 5, 16), "float32")).shape
+    >>> tuple(HopfieldPooling(num_queries=2, heads=2, key_dim=8)(np.ones((3, 5, 16), "float32")).shape)
     (3, 32)
     """
 

@@ -29,7 +29,7 @@ class HopfieldRetrieval(layers.Layer):
     Example:
 
     >>> import numpy as np
-    >>> HopfieldRetrieval(heads=2, key_dim=8)(np.ones((2, 5, 16), "float32")).shape
+    >>> tuple(HopfieldRetrieval(heads=2, key_dim=8)(np.ones((2, 5, 16), "float32")).shape)
     (2, 5, 16)
     """
 

@@ -22,7 +22,7 @@ class MaskedConv1D(layers.Conv1D):
 
     >>> import numpy as np
     >>> conv = MaskedConv1D(8, 3, strides=2)
-    >>> conv(np.ones((2, 10, 4), "float32")).shape
+    >>> tuple(conv(np.ones((2, 10, 4), "float32")).shape)
     (2, 5, 8)
     """
 

@@ -12,7 +12,7 @@ class PositionEmbedding(layers.Layer):
     Example:
 
     >>> import numpy as np
-    >>> PositionEmbedding(max_len=16)(np.zeros((2, 5, 8), "float32")).shape
+    >>> tuple(PositionEmbedding(max_len=16)(np.zeros((2, 5, 8), "float32")).shape)
     (2, 5, 8)
     """
 

@@ -23,7 +23,7 @@ class TransformerBlock(layers.Layer):
 
     >>> import numpy as np
     >>> block = TransformerBlock(num_heads=2, ff_dim=32)
-    >>> block(np.zeros((2, 7, 16), "float32")).shape
+    >>> tuple(block(np.zeros((2, 7, 16), "float32")).shape)
     (2, 7, 16)
     """
 

@@ -1,0 +1,454 @@
+"""`--tune`: hyperparameter search on every recipe, then the best configuration trained like a normal run.
+
+    python -m recipes.imdb --tune --model bilstm --max-trials 20 --out runs/imdb-tune
+    python -m recipes.ett --tune --model transformer --tuner hyperband --max-epochs 9 \\
+        --objective val_mae --space width=32:128 --space heads=2,4 --out runs/ett-tune
+
+The search space is the model's own (`python -m seqzoo info MODEL`);
+`--space KEY=LO:HI` (optionally `:log`/`:linear`) or `--space KEY=A,B,C`
+narrows, widens or adds a dimension (any hyperparameter of the model, or
+`learning_rate`), checked against its valid range. `--set KEY=VALUE` fixes a
+hyperparameter (it is not searched). Dependent dimensions (heads dividing the
+width) are sampled together, so every trial is a valid model.
+
+Every trial trains on the training split and is scored on the validation
+split (`--objective`, default `val_loss`; never a test metric). The run
+directory gets
+
+    tuning/trials.csv     one row per trial: trial_id, status, score, epochs, seconds,
+                          tuner_id, the hyperparameters, from_trial (Hyperband), error
+    tuning/best.json      the best trial: score, hyperparameters, all model hyperparameters
+    tuning/settings.json  the search's flags (a rerun must match them)
+    tuning/keras_tuner/   KerasTuner's oracle and trial checkpoints
+
+then the best configuration is trained for `--epochs` and evaluated on test
+exactly like a run without `--tune` (config.json, history.csv, model.keras,
+metrics.json, plots). Rerunning the same command continues an interrupted
+search (finished trials are never rerun; the interrupted one restarts) or
+an interrupted final training; `--overwrite` starts over.
+
+Distributed search (KerasTuner's chief/worker engine): start one chief and
+any number of workers with the same command and `--out` (a folder every
+process can read and write), adding `--tuner-id chief` or `--tuner-id
+tuner0`, `tuner1`, ... and `--oracle-port PORT` (or the environment variables
+`KERASTUNER_TUNER_ID`, `KERASTUNER_ORACLE_PORT`, `KERASTUNER_ORACLE_IP`). The
+chief serves the oracle on `--oracle-ip` (default 127.0.0.1: this machine
+only; `0.0.0.0` accepts other machines, whose workers then give the chief's
+address), runs no trial, and when every trial is done writes trials.csv and
+best.json and trains the best configuration. Workers wait for the chief to
+start the search in --out (up to `SEQZOO_WORKER_WAIT` seconds, default 600),
+refuse a search started with other flags, and only run trials.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import csv
+import io
+import logging
+import os
+import shutil
+import sys
+import time
+from typing import Any, Sequence
+
+from recipes import artifacts
+
+TUNERS = ("random", "bayesian", "hyperband")
+WORKER_WAIT_SECONDS = float(os.environ.get("SEQZOO_WORKER_WAIT", "600"))  # a worker waits this long for the chief
+SUBDIR = "tuning"
+PROJECT = "keras_tuner"
+
+# Flags that may differ when an interrupted search is continued.
+_RESUME_FREE_FLAGS = ("quiet", "overwrite", "strategy", "out", "tuner_id", "oracle_ip", "oracle_port")
+
+# (dest, flag, default) of every search flag: given without --tune they are an error.
+_FLAGS = (
+    ("tuner", "--tuner", "random"),
+    ("max_trials", "--max-trials", 10),
+    ("max_epochs", "--max-epochs", None),
+    ("executions_per_trial", "--executions-per-trial", 1),
+    ("objective", "--objective", "val_loss"),
+    ("space", "--space", []),
+    ("tuner_id", "--tuner-id", None),
+    ("oracle_ip", "--oracle-ip", None),
+    ("oracle_port", "--oracle-port", None),
+)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be >= 1")
+    return value
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the `hyperparameter search` flag group to a recipe's parser."""
+    group = parser.add_argument_group(
+        "hyperparameter search (KerasTuner)",
+        "--tune searches the model's space (python -m seqzoo info MODEL) on the validation split, "
+        "writes OUT/tuning/trials.csv and best.json, then trains and tests the best configuration.",
+    )
+    defaults = {dest: default for dest, _, default in _FLAGS}
+    group.add_argument("--tune", action="store_true", help="search hyperparameters, then train the best")
+    group.add_argument("--tuner", choices=TUNERS, default=defaults["tuner"],
+                       help="search algorithm (default: %(default)s; bayesian needs scikit-learn)")
+    group.add_argument("--max-trials", type=_positive_int, default=defaults["max_trials"], metavar="N",
+                       help="configurations to try in all (default: %(default)s; also caps hyperband)")
+    group.add_argument("--max-epochs", type=_positive_int, default=None, metavar="N",
+                       help="hyperband: the largest epoch budget of a trial (default: --epochs)")
+    group.add_argument("--executions-per-trial", type=_positive_int, default=defaults["executions_per_trial"],
+                       metavar="N", help="trainings per configuration, scores averaged (default: %(default)s)")
+    group.add_argument("--objective", default=defaults["objective"],
+                       help="validation metric to optimise: val_loss, val_accuracy (classification), "
+                       "val_mae (forecast) (default: %(default)s)")
+    group.add_argument("--space", action="append", default=[], metavar="KEY=LO:HI|KEY=A,B,C",
+                       help="narrow/widen/add a search dimension, repeatable, e.g. --space units=32:256 "
+                       "--space pool=max,mean --space learning_rate=1e-4:1e-2:log")
+    group.add_argument("--tuner-id", default=None, metavar="ID",
+                       help="distributed search: 'chief' serves the oracle, tuner0, tuner1, ... run trials "
+                       "(or KERASTUNER_TUNER_ID)")
+    group.add_argument("--oracle-ip", default=None, metavar="IP",
+                       help="distributed search: the chief's address (default 127.0.0.1; on the chief "
+                       "0.0.0.0 accepts other machines) (or KERASTUNER_ORACLE_IP)")
+    group.add_argument("--oracle-port", type=_positive_int, default=None, metavar="PORT",
+                       help="distributed search: the oracle's port (or KERASTUNER_ORACLE_PORT)")
+
+
+def requested(args: argparse.Namespace) -> bool:
+    """Whether to search; search flags given without `--tune` raise `UsageError`."""
+    from recipes.runner import UsageError
+
+    if getattr(args, "tune", False):
+        return True
+    given = [flag for dest, flag, default in _FLAGS if getattr(args, dest, default) != default]
+    if given:
+        raise UsageError(f"{given[0]} needs --tune")
+    return False
+
+
+# ----------------------------------------------------------------------------- run dir
+
+
+def _settings_path(out: str) -> str:
+    return os.path.join(out, SUBDIR, "settings.json")
+
+
+def _inspect(recipe, args: argparse.Namespace, flags: dict[str, Any]) -> str:
+    """`"new"`, `"resume"` or `"overwrite"`; `UsageError` for an unusable --out. Reads only."""
+    from recipes import runner
+
+    out = args.out
+    if os.path.exists(out) and not os.path.isdir(out):
+        raise runner.UsageError(f"--out {out!r} is a file; give a directory")
+    if not runner._has_content(out):
+        return "new"
+    paths = runner.RunPaths(out)
+    is_search = os.path.isfile(_settings_path(out))
+    if not is_search and not os.path.isfile(paths.config):
+        raise runner.UsageError(
+            f"--out {out!r} exists and is not a seqzoo run directory; choose a new --out"
+        )
+    if args.overwrite:
+        return "overwrite"
+    if not is_search:
+        raise runner.UsageError(
+            f"--out {out!r} holds a run without --tune; pass --overwrite to search there, or choose another --out"
+        )
+    if os.path.isfile(paths.metrics):
+        raise runner.UsageError(
+            f"--out {out!r} holds a complete search and run (metrics.json); "
+            "pass --overwrite to search again, or choose another --out"
+        )
+    try:
+        previous = artifacts.read_json(_settings_path(out))
+    except (OSError, ValueError) as error:
+        raise runner.UsageError(f"--out {out!r}: unreadable tuning/settings.json ({error}); pass --overwrite") from None
+    changed = _changed_flags(flags, previous.get("flags", {}))
+    if previous.get("recipe") != recipe.name:
+        changed.insert(0, "recipe")
+    if changed:
+        raise runner.UsageError(
+            f"--out {out!r} holds a search started with different settings ({', '.join(changed)}); "
+            "rerun its command (tuning/settings.json), pass --overwrite, or choose another --out"
+        )
+    return "resume"
+
+
+def _changed_flags(now: dict[str, Any], before: dict[str, Any]) -> list[str]:
+    now = artifacts.to_jsonable(now)
+    return [
+        f"--{k.replace('_', '-')}" for k in sorted(set(now) | set(before))
+        if k not in _RESUME_FREE_FLAGS and now.get(k) != before.get(k)
+    ]
+
+
+def _wait_for_chief(recipe, args: argparse.Namespace, flags: dict[str, Any]) -> str:
+    """A worker waits until the chief has started the search in --out, then checks it runs the same one."""
+    from recipes import runner
+
+    deadline = time.monotonic() + WORKER_WAIT_SECONDS
+    path = _settings_path(args.out)
+    while not os.path.isfile(path):
+        if time.monotonic() > deadline:
+            raise runner.UsageError(
+                f"no chief started a search in --out {args.out!r} within {WORKER_WAIT_SECONDS:.0f} s; "
+                "start the chief (--tuner-id chief) with the same --out"
+            )
+        time.sleep(0.5)
+    try:
+        before = artifacts.read_json(path)
+    except (OSError, ValueError) as error:
+        raise runner.UsageError(f"--out {args.out!r}: unreadable tuning/settings.json ({error})") from None
+    changed = _changed_flags(flags, before.get("flags", {}))
+    if changed or before.get("recipe") != recipe.name:
+        raise runner.UsageError(
+            f"the chief's search in --out {args.out!r} uses other settings ({', '.join(changed) or 'recipe'}); "
+            "start every process with the same command"
+        )
+    return "worker"
+
+
+def _clear(recipe, out: str) -> None:
+    from recipes import runner
+
+    runner._clear_run_dir(recipe, runner.RunPaths(out))
+    shutil.rmtree(os.path.join(out, SUBDIR), ignore_errors=True)
+
+
+# ----------------------------------------------------------------------------- results
+
+
+def _cell(value: Any) -> Any:
+    return "" if value is None else value
+
+
+def write_trials_csv(rows: list[dict[str, Any]], path: str) -> None:
+    """`rows` (from `seqzoo.tuning.trial_rows`) as CSV, atomically."""
+    if not rows:
+        return
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: _cell(v) for k, v in row.items()})
+    artifacts.write_text_atomic(path, buffer.getvalue())
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return "-" if value is None else str(value)
+
+
+def leaderboard(rows: list[dict[str, Any]], names: Sequence[str], objective: str, direction: str,
+                top: int = 10) -> str:
+    """The best `top` completed trials as a text table."""
+    done = [r for r in rows if r["status"] == "COMPLETED" and r["score"] is not None]
+    done.sort(key=lambda r: r["score"], reverse=direction == "max")
+    lines = [f"{'rank':>4}  {'trial':>5}  {objective:>12}  {'epochs':>6}  {'seconds':>7}  hyperparameters"]
+    for rank, row in enumerate(done[:top], 1):
+        params = " ".join(f"{n}={_fmt(row.get(n))}" for n in names if row.get(n) is not None)
+        lines.append(f"{rank:>4}  {row['trial_id']:>5}  {_fmt(row['score']):>12}  {_fmt(row['epochs']):>6}  "
+                     f"{_fmt(row['seconds']):>7}  {params}")
+    return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------- the search
+
+
+def _trial_fit(strategy):
+    """`HyperModel.fit` for the recipes: train through `seqzoo.distribute.fit` (Hyperband's
+    `initial_epoch` becomes the number of epochs still to run)."""
+    from seqzoo import distribute
+
+    def fit(model, train, *, validation_data=None, epochs=1, callbacks=None, initial_epoch=0,
+            verbose=0, **unused):
+        return distribute.fit(model, train, validation_data=validation_data,
+                              epochs=max(1, epochs - initial_epoch), callbacks=callbacks,
+                              strategy=strategy, verbose=verbose)
+
+    return fit
+
+
+def run(recipe, args: argparse.Namespace, argv: Sequence[str]) -> dict[str, Any]:
+    """Search, write the tuning files, then train and evaluate the best configuration.
+
+    Raises `UsageError`/`DataError` before writing anything for bad input.
+    Returns the final run's metrics (empty on a distributed worker).
+    """
+    from recipes import runner
+    from seqzoo import distribute
+    from seqzoo import tuning as zt
+
+    UsageError = runner.UsageError
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)  # every trial retraces: TF's warning is noise here
+    try:
+        tuner_id = zt.configure_distributed(args.tuner_id, args.oracle_ip, args.oracle_port)
+    except zt.SpaceError as error:
+        raise UsageError(str(error)) from None
+    worker = zt.is_worker()
+    if tuner_id is not None and not args.out:
+        raise UsageError("a distributed search needs --out: the same folder on every process")
+    args.out = args.out or runner._default_out(recipe, args.model)
+    user_set = runner.parse_set(args.set)
+    hparams = runner.resolve_hyperparameters(recipe, args.model, user_set)
+    if args.max_epochs is not None and args.tuner != "hyperband":
+        raise UsageError("--max-epochs applies to --tuner hyperband only (other tuners train --epochs per trial)")
+    try:
+        space = zt.parse_space(args.space)
+        zt.search_space(args.model, space, fixed=list(user_set))
+        if not args.objective.startswith("val_"):  # checked against the model's metrics after loading
+            zt.make_objective(args.objective, ["loss", "accuracy", "mae"])  # raises the one-line error
+    except zt.SpaceError as error:
+        raise UsageError(str(error)) from None
+    recipe.check_args(args)
+    try:
+        if distribute.resolve(args.strategy) == "multi_worker":
+            raise UsageError("--tune runs each trial on one machine (KerasTuner supports single-worker "
+                             "strategies); spread a search over machines with --tuner-id/--oracle-port")
+        strategy = distribute.get_strategy(args.strategy)
+        policy = distribute.set_mixed_precision(args.mixed_precision, strategy)
+    except distribute.StrategyError as error:
+        raise UsageError(f"--strategy {args.strategy}: {error}") from None
+    flags = runner._flags_for_config(args)
+    state = _wait_for_chief(recipe, args, flags) if worker else _inspect(recipe, args, flags)
+
+    runner._seed(args)
+    data = recipe.load(args)
+
+    def optimizer(learning_rate: float):
+        return recipe.optimizer(argparse.Namespace(**{**vars(args), "learning_rate": learning_rate}))
+
+    try:
+        hypermodel = zt.SeqzooHyperModel(
+            args.model, data.model_kwargs, space=space, fixed={k: hparams[k] for k in user_set if k in hparams},
+            defaults=hparams, learning_rate=args.learning_rate, optimizer=optimizer,
+            fit=_trial_fit(strategy), seed=args.seed, dtype_policy=policy,
+        )
+        objective = zt.make_objective(args.objective, hypermodel.metric_names())
+    except zt.SpaceError as error:
+        raise UsageError(str(error)) from None
+
+    # Nothing was written before this point.
+    tuning_dir = os.path.join(args.out, SUBDIR)
+    if state == "overwrite":
+        _clear(recipe, args.out)
+    os.makedirs(tuning_dir, exist_ok=True)
+    if state in ("new", "overwrite"):
+        artifacts.write_json_atomic(_settings_path(args.out), {
+            "recipe": recipe.name, "model": args.model,
+            "command": runner._command(recipe, argv, args.out), "flags": flags,
+            "space": {k: v.describe() for k, v in hypermodel.space.items()},
+        })
+    trials_csv = os.path.join(tuning_dir, "trials.csv")
+    names = list(hypermodel.space)
+    quiet = contextlib.redirect_stdout(io.StringIO()) if args.quiet else contextlib.nullcontext()
+    with quiet:
+        tuner = zt.make_tuner(
+            args.tuner, hypermodel, objective=objective, max_trials=args.max_trials,
+            max_epochs=args.max_epochs or args.epochs, executions_per_trial=args.executions_per_trial,
+            directory=tuning_dir, project_name=PROJECT, overwrite=False,
+            distribution_strategy=strategy, seed=args.seed,
+        )
+
+    def recorded(tuner_, trial) -> None:
+        rows = zt.trial_rows(tuner_, names)
+        write_trials_csv(rows, trials_csv)
+        row = next(r for r in rows if r["trial_id"] == trial.trial_id)
+        params = " ".join(f"{n}={_fmt(row.get(n))}" for n in names if row.get(n) is not None)
+        runner._say(args, f"  trial {trial.trial_id} {trial.status.lower()}: {objective.name} "
+                          f"{_fmt(row['score'])} ({_fmt(row['seconds'])} s) {params}")
+
+    tuner.on_trial_recorded = recorded
+    role = {None: "", "chief": " (chief: serving the oracle)"}.get(tuner_id, f" (worker {tuner_id})")
+    remaining = tuner.remaining_trials if not worker else None
+    runner._say(args, f"{recipe.name}: searching {args.model} ({args.tuner}, up to {args.max_trials} trials, "
+                      f"{objective.name}){role} in {args.out}"
+                      + (f"; {args.max_trials - remaining} trials done before" if remaining is not None
+                         and remaining < args.max_trials and state == "resume" else ""))
+    try:
+        with quiet:
+            tuner.search(data.train, validation_data=data.val, epochs=args.epochs,
+                         callbacks=recipe.callbacks(args, data), verbose=0)
+    except RuntimeError as error:  # KerasTuner stops after consecutive failed trials
+        if not worker:
+            write_trials_csv(zt.trial_rows(tuner, names), trials_csv)
+        first = str(error).strip().splitlines()
+        raise UsageError(f"the search stopped: {first[0] if first else error}; see {trials_csv} "
+                         "(column error)") from None
+    if worker:
+        runner._say(args, f"{recipe.name}: worker {tuner_id} finished; the chief writes the results")
+        return {}
+
+    if tuner_id is not None:  # the chief: save the oracle after its last trial ended
+        tuner.oracle.save()
+    rows = zt.trial_rows(tuner, names)
+    write_trials_csv(rows, trials_csv)
+    completed = [r for r in rows if r["status"] == "COMPLETED" and r["score"] is not None]
+    if not completed:
+        raise UsageError(f"no trial completed; see {trials_csv} (column error)")
+    best_trial = tuner.oracle.get_best_trials(1)[0]
+    best = hypermodel.decode(best_trial.hyperparameters.values)
+    learning_rate = best.pop("learning_rate", args.learning_rate)
+    final_hparams = {**hparams, **best}
+    artifacts.write_json_atomic(os.path.join(tuning_dir, "best.json"), {
+        "objective": objective.name, "direction": objective.direction, "score": best_trial.score,
+        "trial_id": best_trial.trial_id, "model": args.model,
+        "hyperparameters": {**best, **({"learning_rate": learning_rate} if "learning_rate" in names else {})},
+        "model_hyperparameters": final_hparams, "learning_rate": learning_rate,
+        "tuner": args.tuner, "trials": {"total": len(rows), "completed": len(completed)},
+    })
+    runner._say(args, f"{recipe.name}: {len(rows)} trials ({len(completed)} completed); "
+                      f"best {objective.name} {_fmt(best_trial.score)} (trial {best_trial.trial_id})\n"
+                      + leaderboard(rows, names, objective.name, objective.direction))
+    return _train_best(recipe, args, argv, data, strategy, policy, final_hparams, learning_rate, flags)
+
+
+def _train_best(recipe, args, argv, data, strategy, policy, hparams, learning_rate, flags) -> dict[str, Any]:
+    """Train the best configuration into --out like a normal run (resuming an interrupted one)."""
+    import keras
+    import tensorflow as tf
+
+    import seqzoo
+    from recipes import runner
+    from seqzoo import tuning as zt
+
+    zt.clear_session()
+    keras.utils.set_random_seed(args.seed)
+    final_args = argparse.Namespace(**{**vars(args), "learning_rate": learning_rate})
+    model = runner.build_model(recipe, final_args, data, hparams, strategy)
+    paths = runner.RunPaths(args.out)
+    if os.path.isfile(paths.model) and os.path.isfile(paths.train_state) and not runner._has_content(paths.backup):
+        state = "evaluate"
+    elif os.path.isfile(paths.config):
+        state = "resume"
+    else:
+        state = "new"
+        artifacts.write_json_atomic(paths.config, {
+            "recipe": recipe.name, "model": args.model,
+            "command": runner._command(recipe, argv, args.out), "flags": flags,
+            "hyperparameters": {**hparams, **({"learning_rate": learning_rate}
+                                              if learning_rate != args.learning_rate else {})},
+            "task": data.model_kwargs, "data": data.info, "class_names": data.class_names,
+            "strategy": type(strategy).__name__, "dtype_policy": policy,
+            "tuning": os.path.join(SUBDIR, "best.json"),
+            "versions": {"seqzoo": seqzoo.__version__, "tensorflow": tf.__version__, "keras": keras.__version__},
+        })
+    verb = {"resume": "resuming", "evaluate": "evaluating the trained model in"}.get(state, "training into")
+    runner._say(args, f"{recipe.name}: best {args.model} ({model.count_params():,} params), {verb} {args.out}")
+    metrics = runner.train_and_evaluate(recipe, final_args, data, model, args.out, strategy,
+                                        trained=state == "evaluate")
+    shown = {k: v for k, v in metrics.items() if k.startswith("test_") and isinstance(v, float)}
+    runner._say(args, f"{recipe.name}: " + ", ".join(f"{k} {v:.4f}" for k, v in shown.items())
+                + f"; epochs {metrics['epochs_run']}, {metrics['train_seconds']:.0f} s; {args.out}")
+    return metrics
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit("run a recipe with --tune, e.g. python -m recipes.imdb --tune")

@@ -1,0 +1,27 @@
+"""`seqzoo.load_model`: load a saved seqzoo model in Keras safe mode."""
+
+from __future__ import annotations
+
+import os
+
+import keras
+
+from seqzoo import layers  # noqa: F401  (the custom layers must be registered first)
+
+
+def load_model(path: str | os.PathLike, *, compile: bool = True) -> keras.Model:
+    """Load a `.keras` file written by `model.save` (safe mode: no arbitrary code).
+
+    Args:
+        path: the `.keras` file.
+        compile: also restore the optimizer, loss and metrics.
+
+    Example:
+
+    >>> import os, tempfile, seqzoo
+    >>> path = os.path.join(tempfile.mkdtemp(), "gru.keras")
+    >>> seqzoo.build("gru", units=8).save(path)
+    >>> seqzoo.load_model(path).name
+    'gru'
+    """
+    return keras.saving.load_model(path, compile=compile, safe_mode=True)

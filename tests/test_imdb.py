@@ -1,0 +1,193 @@
+"""recipes.imdb end to end on tiny generated data in every layout (CSV, aclImdb folders, TFDS mock)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import tensorflow_datasets as tfds
+from helpers_recipes import read_json, write_aclimdb, write_imdb_csv
+
+import recipes.data
+from recipes import runner
+from recipes.data import text
+from recipes.imdb import ImdbRecipe
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TINY = ["--epochs", "1", "--batch-size", "8", "--max-tokens", "64", "--seq-len", "12",
+        "--set", "units=4", "--set", "embed_dim=8", "--quiet"]
+
+
+@pytest.fixture(autouse=True)
+def _determinism_off_after():
+    """The runner enables op determinism process-wide; switch it off for later tests."""
+    yield
+    from tensorflow.python.framework import config
+
+    config.disable_op_determinism()
+
+
+@pytest.fixture(scope="module")
+def csv_dir(tmp_path_factory):
+    return write_imdb_csv(tmp_path_factory.mktemp("imdb_csv"))
+
+
+def _vocabulary(run_dir):
+    with open(os.path.join(run_dir, "vocabulary.txt")) as handle:
+        return handle.read().split("\n")[:-1]
+
+
+def test_csv_end_to_end_and_repeatable(csv_dir, tmp_path):
+    runs = []
+    for name in ("a", "b"):
+        out = tmp_path / name
+        assert runner.main(ImdbRecipe(), ["--data-dir", csv_dir, "--out", str(out), "--limit", "32", *TINY]) == 0
+        runs.append(read_json(out / "metrics.json"))
+    metrics = runs[0]
+    for key in ("recipe", "model", "params", "epochs_run", "train_seconds", "examples_per_second",
+                "test_accuracy", "test_loss"):
+        assert key in metrics
+    assert metrics["recipe"] == "imdb" and metrics["model"] == "bilstm" and metrics["epochs_run"] == 1
+    assert metrics["sizes"] == {"train": 32, "val": 5, "test": 24}  # --limit caps train; val = 10% of 48
+    assert metrics["data"]["source"].startswith("csv:")
+    assert runs[0]["test_loss"] == runs[1]["test_loss"]  # same --seed, same numbers
+
+    out = tmp_path / "a"
+    for name in ("model.keras", "history.csv", "config.json", "curves.png", "confusion.png", "tb"):
+        assert os.path.exists(out / name), name
+    vocabulary = _vocabulary(out)
+    assert vocabulary[:2] == ["", "[UNK]"] and "great" in vocabulary
+    assert "br" not in vocabulary  # <br /> stripped
+    assert "testonlyword" not in vocabulary  # fitted on training text only
+    config = read_json(out / "config.json")
+    assert config["task"] == {"inputs": "tokens", "vocab_size": len(vocabulary), "num_classes": 2}
+    assert config["hyperparameters"]["units"] == 4 and config["hyperparameters"]["pool"] == "max"
+
+
+def test_aclimdb_folders_and_fixed_length(tmp_path):
+    data_dir = write_aclimdb(tmp_path / "aclImdb_parent" / "aclImdb")
+    out = tmp_path / "run"
+    argv = ["--data-dir", str(tmp_path / "aclImdb_parent"), "--out", str(out), "--no-bucketing",
+            "--truncate", "start", *TINY]
+    assert runner.main(ImdbRecipe(), argv) == 0
+    metrics = read_json(out / "metrics.json")
+    assert metrics["sizes"] == {"train": 22, "val": 2, "test": 12}  # unsup/ ignored
+    assert metrics["data"]["source"] == f"folders:{os.path.abspath(data_dir)}"
+    assert sum(map(sum, metrics["test_confusion"])) == 12
+
+
+def test_tfds_default_with_mock_data(tmp_path, monkeypatch):
+    monkeypatch.setattr(recipes.data, "network_available", lambda *a, **k: True)
+    out = tmp_path / "run"
+    with tfds.testing.mock_data(num_examples=20):
+        assert runner.main(ImdbRecipe(), ["--out", str(out), *TINY]) == 0
+    metrics = read_json(out / "metrics.json")
+    assert metrics["data"]["source"] == "tfds:imdb_reviews"
+    assert metrics["sizes"] == {"train": 18, "val": 2, "test": 20}
+
+
+def test_offline_without_data_dir_fails_fast(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(recipes.data, "network_available", lambda *a, **k: False)
+    monkeypatch.setattr(tfds.core.DatasetBuilder, "is_prepared", lambda self: False)
+    out = tmp_path / "run"
+    start = time.monotonic()
+    assert runner.main(ImdbRecipe(), ["--out", str(out)]) == 2
+    assert time.monotonic() - start < 10
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1
+    assert "no network" in err and "--data-dir" in err
+    assert not out.exists()
+
+
+def _write(path, content):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as handle:
+        handle.write(content)
+
+
+def _bad_layouts(root):
+    good_test = "text,label\nfine film,1\n"
+    cases = {
+        "missing": (None, "is not a folder"),
+        "empty_folder": ({}, "holds no known layout"),
+        "no_label_column": ({"train.csv": "text,stars\nok,1\n", "test.csv": good_test}, "lacks column(s) label"),
+        "bad_label": ({"train.csv": "text,label\nok,1\nbad,7\n", "test.csv": good_test}, "row 3 has label"),
+        "text_label": ({"train.csv": "text,label\nok,pos\n", "test.csv": good_test}, "labels must be integers"),
+        "empty_csv": ({"train.csv": "", "test.csv": good_test}, "is empty"),
+        "no_rows": ({"train.csv": "text,label\n", "test.csv": good_test}, "has no rows"),
+        "empty_text": ({"train.csv": "text,label\n,1\n", "test.csv": good_test}, "empty text or label"),
+        "only_train_csv": ({"train.csv": good_test}, "has no test.csv"),
+        "acl_missing_neg": ({"train/pos/1_9.txt": "x", "train/neg/2_1.txt": "y", "test/pos/3_9.txt": "z"},
+                            "lacks the class folder(s) neg"),
+        "acl_no_files": ({"train/pos/.keep": "", "train/neg/.keep": "", "test/pos/.keep": "", "test/neg/.keep": ""},
+                         "No text files found"),
+    }
+    out = {}
+    for name, (files, message) in cases.items():
+        folder = os.path.join(root, name)
+        if files is not None:
+            os.makedirs(folder, exist_ok=True)
+            for rel, content in files.items():
+                _write(os.path.join(folder, rel), content)
+        out[name] = (folder, message)
+    return out
+
+
+def test_bad_data_one_line_exit_2_nothing_created(tmp_path, capsys):
+    for name, (folder, message) in _bad_layouts(str(tmp_path / "data")).items():
+        out = tmp_path / f"out_{name}"
+        before = sorted(os.listdir(folder)) if os.path.isdir(folder) else None
+        code = runner.main(ImdbRecipe(), ["--data-dir", folder, "--out", str(out), *TINY])
+        err = capsys.readouterr().err
+        assert code == 2, name
+        assert message in err, (name, err)
+        assert len(err.strip().splitlines()) == 1 and "Traceback" not in err, name
+        assert not out.exists(), name
+        assert (sorted(os.listdir(folder)) if os.path.isdir(folder) else None) == before
+
+
+def test_vectorize_truncates_and_never_empty():
+    vectorizer = text.fit_vectorizer(np.array(["a b c d e f", "b c"], dtype=object), max_tokens=10)
+    texts = np.array(["a b c d e f", "!!!", "Great<br />film"], dtype=object)
+    for truncate, first in (("end", ["c", "d", "e", "f"]), ("start", ["a", "b", "c", "d"])):
+        examples, lengths = text.vectorize(texts, np.array([1, 0, 1]), vectorizer, seq_len=4, truncate=truncate)
+        ids = [x.tolist() for x, _ in examples.as_numpy_iterator()]
+        vocab = vectorizer.get_vocabulary()
+        assert [vocab[i] for i in ids[0]] == first
+        assert ids[1] == [1]  # no token -> one OOV id, never an empty sequence
+        assert lengths.tolist() == [4, 1, 2]
+    batched = text.batch_examples(examples, lengths, batch_size=2, seq_len=4, bucketing=True)
+    assert int(batched.cardinality()) == len(list(batched))  # exact step count for the progress bar
+    assert sorted(int(n) for x, _ in batched for n in tf.reduce_sum(tf.sign(x), axis=1)) == [1, 2, 4]
+
+
+def test_cli_subprocess(csv_dir, tmp_path):
+    env = {**os.environ, "PYTHONPATH": ROOT}
+    out = tmp_path / "run"
+    done = subprocess.run(
+        [sys.executable, "-m", "recipes.imdb", "--data-dir", csv_dir, "--out", str(out), "--limit", "16", *TINY],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert read_json(out / "metrics.json")["epochs_run"] == 1
+    # a fresh process loads model.keras in safe mode once seqzoo's layers are registered
+    load = (f"import seqzoo.layers, keras; m = keras.saving.load_model({str(out / 'model.keras')!r}, "
+            "safe_mode=True); print(m.count_params())")
+    loaded = subprocess.run([sys.executable, "-c", load], env=env, capture_output=True, text=True, timeout=300)
+    assert loaded.returncode == 0, loaded.stderr[-2000:]
+    assert int(loaded.stdout.split()[-1]) == read_json(out / "metrics.json")["params"]
+
+    bad = subprocess.run(
+        [sys.executable, "-m", "recipes.imdb", "--model", "bilstn", "--out", str(tmp_path / "x")],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert bad.returncode == 2
+    lines = bad.stderr.strip().splitlines()  # TensorFlow's start-up logs hidden too
+    assert len(lines) == 1 and lines[0].startswith("python -m recipes.imdb: error: --model: unknown model")
+    assert "did you mean 'bilstm'" in lines[0]
+    assert not (tmp_path / "x").exists()

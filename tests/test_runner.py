@@ -1,0 +1,188 @@
+"""The shared recipe runner (recipes.runner) on a toy recipe: artifacts, resume, faults, bad input."""
+
+from __future__ import annotations
+
+import csv
+import glob
+import os
+
+import keras
+import numpy as np
+import pytest
+from helpers_recipes import CountEpochs, StopAfterEpoch, ToyRecipe, read_json
+
+from recipes import runner
+
+METRIC_KEYS = {
+    "recipe", "model", "params", "epochs_run", "train_seconds", "examples_per_second",
+    "test_accuracy", "test_loss", "test_confusion", "sizes", "data", "strategy", "replicas",
+    "dtype_policy", "seed",
+}
+
+
+@pytest.fixture(autouse=True)
+def _determinism_off_after():
+    """The runner enables op determinism process-wide; switch it off for later tests."""
+    yield
+    from tensorflow.python.framework import config
+
+    config.disable_op_determinism()
+
+
+def _run(recipe, out, *extra):
+    return runner.main(recipe, ["--out", str(out), "--quiet", *extra])
+
+
+def _history_epochs(path):
+    with open(path, newline="") as handle:
+        return [int(row["epoch"]) for row in csv.DictReader(handle)]
+
+
+def test_end_to_end_artifacts_and_default_out(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert runner.main(ToyRecipe(), ["--epochs", "2", "--set", "units=3"]) == 0
+    (run_dir,) = glob.glob("runs/toy-gru-*")
+    files = set(os.listdir(run_dir))
+    assert {"metrics.json", "model.keras", "history.csv", "config.json", "curves.png",
+            "confusion.png", "tb", "train_state.json"} <= files
+    assert "backup" not in files  # removed when training completed
+    assert not [f for f in files if f.startswith(".tmp-")]
+
+    metrics = read_json(os.path.join(run_dir, "metrics.json"))
+    assert METRIC_KEYS <= set(metrics)
+    assert metrics["recipe"] == "toy" and metrics["model"] == "gru" and metrics["epochs_run"] == 2
+    assert metrics["train_seconds"] > 0 and metrics["examples_per_second"] > 0
+    assert 0.0 <= metrics["test_accuracy"] <= 1.0 and metrics["test_loss"] > 0
+    assert np.array(metrics["test_confusion"]).shape == (3, 3)
+    assert np.array(metrics["test_confusion"]).sum() == metrics["sizes"]["test"] == 48
+
+    model = keras.saving.load_model(os.path.join(run_dir, "model.keras"), safe_mode=True)
+    assert model.count_params() == metrics["params"]
+    assert model.output_shape == (None, 3)
+
+    config = read_json(os.path.join(run_dir, "config.json"))
+    assert config["flags"]["epochs"] == 2 and config["flags"]["set"] == ["units=3"]
+    assert config["hyperparameters"]["units"] == 3  # --set beats the recipe default (4)
+    assert config["hyperparameters"]["depth"] == 1  # seqzoo default filled in
+    assert config["task"]["num_classes"] == 3
+    assert "--out" in config["command"] and config["command"].startswith("python -m recipes.toy")
+
+    assert _history_epochs(os.path.join(run_dir, "history.csv")) == [0, 1]
+    for png in ("curves.png", "confusion.png"):
+        with open(os.path.join(run_dir, png), "rb") as handle:
+            assert handle.read(8) == b"\x89PNG\r\n\x1a\n"
+    assert glob.glob(os.path.join(run_dir, "tb", "**", "*tfevents*"), recursive=True)
+    assert capsys.readouterr().out.count("test_accuracy") == 1  # the closing summary line
+
+
+def test_interrupted_run_resumes_to_the_same_epoch_count(tmp_path, capsys):
+    out = tmp_path / "run"
+    argv = ["--epochs", "3"]
+    assert _run(ToyRecipe(callbacks=[StopAfterEpoch(1)]), out, *argv) == 130
+    assert "rerun the same command to resume" in capsys.readouterr().err
+    assert not (out / "metrics.json").exists() and not (out / "model.keras").exists()
+    assert os.listdir(out / "backup")
+    assert _history_epochs(out / "history.csv") == [0, 1]
+
+    # a different command does not resume it (and touches nothing)
+    before = sorted(os.listdir(out))
+    assert _run(ToyRecipe(), out, "--epochs", "4") == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "--epochs" in err and "different settings" in err
+    assert sorted(os.listdir(out)) == before
+
+    counter = CountEpochs()
+    assert _run(ToyRecipe(callbacks=[counter]), out, *argv) == 0
+    assert counter.epochs == [2]  # only the missing epoch was trained
+    metrics = read_json(out / "metrics.json")
+    assert metrics["epochs_run"] == 3
+    assert _history_epochs(out / "history.csv") == [0, 1, 2]
+    assert read_json(out / "train_state.json")["resumed"] is True
+    assert not (out / "backup").exists()
+
+
+def test_complete_run_is_refused_evaluated_or_overwritten(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert _run(ToyRecipe(), out) == 0
+    first = read_json(out / "metrics.json")
+    (out / "notes.txt").write_text("mine")
+    stamp = os.stat(out / "metrics.json").st_mtime_ns
+    capsys.readouterr()
+    recipe = ToyRecipe()
+    assert _run(recipe, out) == 2
+    err = capsys.readouterr().err
+    assert "complete run" in err and "--overwrite" in err and len(err.strip().splitlines()) == 1
+    assert recipe.loads == 0  # refused before reading any data
+    assert os.stat(out / "metrics.json").st_mtime_ns == stamp
+
+    # killed between model.keras and metrics.json: the rerun only evaluates the saved model
+    os.remove(out / "metrics.json")
+    counter = CountEpochs()
+    assert _run(ToyRecipe(callbacks=[counter]), out) == 0
+    assert counter.epochs == []
+    second = read_json(out / "metrics.json")
+    assert second["test_loss"] == pytest.approx(first["test_loss"], rel=1e-6)
+    assert second["epochs_run"] == first["epochs_run"] == 1
+
+    assert _run(ToyRecipe(), out, "--overwrite", "--epochs", "2") == 0
+    assert read_json(out / "metrics.json")["epochs_run"] == 2
+    assert _history_epochs(out / "history.csv") == [0, 1]
+    assert (out / "notes.txt").read_text() == "mine"  # not the runner's file: kept
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--model", "gruu"], "did you mean 'gru'"),
+        (["--set", "unitz=4"], "unknown keyword argument 'unitz'"),
+        (["--set", "units=-1"], "units=-1 is out of range"),
+        (["--set", "units=many"], "must be an integer"),
+        (["--set", "units"], "expected KEY=VALUE"),
+        (["--set", "num_classes=5"], "fixed by the toy recipe"),
+        (["--set", "embed_dim=8"], "embed_dim applies only to inputs='tokens'"),
+        (["--epochs", "0"], "must be >= 1"),
+        (["--learning-rate", "x"], "is not a number"),
+        (["--strategy", "bogus"], "invalid choice"),
+    ],
+)
+def test_bad_input_one_line_exit_2_nothing_created(tmp_path, capsys, argv, message):
+    out = tmp_path / "never"
+    try:
+        code = runner.main(ToyRecipe(), ["--out", str(out), *argv])
+    except SystemExit as exit_:  # argparse-level errors
+        code = exit_.code
+    err = capsys.readouterr().err
+    assert code == 2
+    assert message in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1 and err.startswith("python -m recipes.toy: error:")
+    assert not out.exists()
+
+
+def test_data_error_and_foreign_out_dir(tmp_path, capsys):
+    out = tmp_path / "never"
+    assert runner.main(ToyRecipe(fail_load="no such folder 'x'; pass --data-dir"), ["--out", str(out)]) == 2
+    assert capsys.readouterr().err.strip() == "python -m recipes.toy: error: no such folder 'x'; pass --data-dir"
+    assert not out.exists()
+
+    foreign = tmp_path / "photos"
+    foreign.mkdir()
+    (foreign / "cat.jpg").write_bytes(b"meow")
+    assert runner.main(ToyRecipe(), ["--out", str(foreign)]) == 2
+    assert "not a seqzoo run directory" in capsys.readouterr().err
+    assert os.listdir(foreign) == ["cat.jpg"]
+
+
+def test_parse_set_values():
+    assert runner.parse_set(["units=64", "dropout=0.25", "lr=1e-3", "flag=True", "x=none", "pool=max"]) == {
+        "units": 64, "dropout": 0.25, "lr": 0.001, "flag": True, "x": None, "pool": "max",
+    }
+
+
+def test_help_lists_every_shared_flag(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        runner.main(ToyRecipe(), ["--help"])
+    assert exit_.value.code == 0
+    text = capsys.readouterr().out
+    for flag in ("--model", "--epochs", "--batch-size", "--learning-rate", "--set", "--data-dir", "--out",
+                 "--seed", "--limit", "--strategy", "--mixed-precision", "--quiet", "--overwrite", "GLOBAL"):
+        assert flag in text

@@ -1,0 +1,185 @@
+"""python -m recipes.speech_commands end to end on tiny generated wavs, TFDS mock data and bad input."""
+
+import csv
+import json
+import os
+
+import keras
+import numpy as np
+import pytest
+import tensorflow_datasets as tfds
+
+import recipes.data
+from recipes.data import DataError, audio
+from recipes.runner import main
+from recipes.speech_commands import SpeechCommandsRecipe, predict_files
+
+TONES = {"high": 1500.0, "low": 300.0, "mid": 700.0}
+TINY = ["--epochs", "1", "--batch-size", "4", "--model", "gru", "--set", "units=8"]
+
+
+def make_folder(root, rate=8000, takes=4, noise=False):
+    """<label>/spk_nohash_<take>.wav tones; take 0 in testing_list.txt, take 1 in validation_list.txt."""
+    lists = {"val": [], "test": []}
+    for label, hz in TONES.items():
+        (root / label).mkdir(parents=True)
+        for take in range(takes):
+            seconds = (0.3, 0.5, 1.3, 0.8)[take % 4]
+            wave = 0.5 * np.sin(2 * np.pi * hz * np.arange(int(seconds * rate)) / rate)
+            audio.write_wav(root / label / f"spk_nohash_{take}.wav", wave, rate)
+            if take < 2:
+                lists["test" if take == 0 else "val"].append(f"{label}/spk_nohash_{take}.wav")
+    (root / "validation_list.txt").write_text("\n".join(lists["val"]) + "\n")
+    (root / "testing_list.txt").write_text("\n".join(lists["test"]) + "\n")
+    if noise:
+        (root / "_background_noise_").mkdir()
+        audio.write_wav(root / "_background_noise_" / "hum.wav", 0.2 * np.random.default_rng(0).standard_normal(2 * rate), rate)
+    return root
+
+
+def run(argv):
+    """The exit code of `python -m recipes.speech_commands ARGV` (argparse errors included)."""
+    try:
+        return main(SpeechCommandsRecipe(), [str(a) for a in argv])
+    except SystemExit as exit:
+        return exit.code
+
+
+def test_end_to_end_writes_every_artifact_and_a_raw_audio_model(tmp_path, capsys):
+    data = make_folder(tmp_path / "sc")
+    out = tmp_path / "run"
+    assert run(["--data-dir", data, "--out", out, "--quiet", *TINY]) == 0
+    for name in ["metrics.json", "model.keras", "history.csv", "config.json", "curves.png", "confusion.png",
+                 "train_state.json", "keyword_spotter.keras", "labels.txt"]:
+        assert (out / name).is_file(), name
+    assert not (out / "backup").exists()
+    metrics = json.loads((out / "metrics.json").read_text())
+    for key in ["recipe", "model", "params", "epochs_run", "train_seconds", "examples_per_second",
+                "test_accuracy", "test_loss", "test_confusion", "export_max_abs_diff"]:
+        assert key in metrics, key
+    assert metrics["recipe"] == "speech_commands" and metrics["model"] == "gru" and metrics["epochs_run"] == 1
+    assert metrics["sizes"] == {"train": 6, "val": 3, "test": 3}
+    assert np.asarray(metrics["test_confusion"]).sum() == 3
+    assert metrics["export_max_abs_diff"] < 1e-4
+    assert len(list(csv.DictReader(open(out / "history.csv")))) == 1
+    config = json.loads((out / "config.json").read_text())
+    front = config["data"]["front_end"]
+    assert config["task"] == {"inputs": "frames", "seq_len": 101, "features": 40, "num_classes": 3}
+    assert front["sample_rate"] == 8000 and front["clip_samples"] == 8000 and front["kind"] == "log-mel"
+    assert len(front["normalization_mean"]) == len(front["normalization_variance"]) == 40
+    assert front["labels"] == sorted(TONES) == (out / "labels.txt").read_text().split()
+    assert "--data-dir" in config["command"]
+
+    # the documented way to run the shipped model on a raw wav file
+    spotter = keras.saving.load_model(out / "keyword_spotter.keras")
+    samples, rate = audio.read_wav(data / "mid" / "spk_nohash_0.wav")
+    wave = np.asarray(audio.fix_length(samples, front["clip_samples"]))[None]
+    probabilities = spotter.predict(wave, verbose=0)
+    assert probabilities.shape == (1, 3) and np.isclose(probabilities.sum(), 1, atol=1e-5)
+    # ... equal to the classifier on the pipeline's normalised features
+    features = audio.FeatureConfig.from_dict(front).front_end()(wave)
+    normalised = (np.asarray(features) - front["normalization_mean"]) / np.sqrt(front["normalization_variance"])
+    classifier = keras.saving.load_model(out / "model.keras")
+    np.testing.assert_allclose(classifier.predict(normalised, verbose=0), probabilities, atol=1e-4)
+
+    # predict_files: wav files at any rate and length
+    loud = tmp_path / "mid16k.wav"
+    audio.write_wav(loud, 0.5 * np.sin(2 * np.pi * 700 * np.arange(24000) / 16000), 16000)
+    found = predict_files(str(out), [str(data / "mid" / "spk_nohash_0.wav"), str(loud)])
+    assert [f["path"] for f in found] == [str(data / "mid" / "spk_nohash_0.wav"), str(loud)]
+    assert found[0]["label"] == sorted(TONES)[probabilities.argmax()]
+    assert found[0]["probability"] == pytest.approx(probabilities.max(), abs=1e-5)
+    assert found[1]["label"] in TONES and 0 < found[1]["probability"] <= 1
+    with pytest.raises(DataError, match="not a finished speech_commands run"):
+        predict_files(str(tmp_path), [str(loud)])
+
+    # interrupted after training (model saved, not evaluated): the same command finishes the run
+    os.remove(out / "metrics.json")
+    os.remove(out / "keyword_spotter.keras")
+    model_time = os.path.getmtime(out / "model.keras")
+    assert run(["--data-dir", data, "--out", out, "--quiet", *TINY]) == 0
+    assert (out / "keyword_spotter.keras").is_file() and os.path.getmtime(out / "model.keras") == model_time
+    assert json.loads((out / "metrics.json").read_text())["test_accuracy"] == metrics["test_accuracy"]
+
+
+def test_augment_mfcc_16khz_and_background_noise(tmp_path, capsys):
+    data = make_folder(tmp_path / "sc16", rate=16000, noise=True)
+    out = tmp_path / "run"
+    argv = ["--data-dir", data, "--out", out, *TINY, "--augment", "--n-mfcc", "13", "--hop-ms", "20",
+            "--clip-seconds", "0.5", "--lr-schedule", "constant"]
+    assert run(argv) == 0
+    config = json.loads((out / "config.json").read_text())
+    assert config["task"]["seq_len"] == 26 and config["task"]["features"] == 13
+    assert config["data"]["augment"] == {"shift_ms": 100.0, "noise_probability": 0.8, "noise_volume": 0.1}
+    assert config["data"]["noise_seconds"] == 2.0
+    assert config["data"]["front_end"]["sample_rate"] == 16000
+    assert json.loads((out / "metrics.json").read_text())["export_max_abs_diff"] < 1e-4
+    assert "training into" in capsys.readouterr().out
+
+
+def test_tfds_default_data_through_mock_data(tmp_path, monkeypatch):
+    monkeypatch.setattr(recipes.data, "network_available", lambda *a, **k: True)  # mock: nothing downloads
+    out = tmp_path / "run"
+    with tfds.testing.mock_data(num_examples=8):
+        assert run(["--out", out, "--quiet", "--limit", "8", "--clip-seconds", "0.25", *TINY]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["data"]["source"] == "tfds:speech_commands"
+    assert metrics["sizes"] == {"train": 8, "val": 8, "test": 8}
+    assert len(metrics["test_confusion"]) == 12
+    assert (out / "labels.txt").read_text().split() == audio.TFDS_LABELS
+
+
+def _break_wav(root):
+    audio.write_wav(root / "low" / "odd.wav", np.zeros(100), 8000, sample_width=1)
+
+
+def _garbage_wav(root):
+    (root / "low" / "odd.wav").write_bytes(b"RIFF....WAVEjunk")
+
+
+BAD_INPUTS = {
+    "no-such-folder": (lambda root: root.rename(root.with_name("elsewhere")), "no such folder"),
+    "no-label-folders": (lambda root: [os.remove(p) for p in root.glob("*/*.wav")], "no label folders"),
+    "unreadable-wav": (_garbage_wav, "not a readable PCM wav"),
+    "8-bit-wav": (_break_wav, "16-bit"),
+    "list-names-missing-file": (lambda root: (root / "validation_list.txt").write_text("mid/nope.wav\n"), "mid/nope.wav"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_INPUTS))
+def test_bad_input_exits_2_with_one_line_and_writes_nothing(tmp_path, capsys, case):
+    breakage, message = BAD_INPUTS[case]
+    data = make_folder(tmp_path / "sc")
+    breakage(data)
+    before = sorted(str(p) for p in tmp_path.rglob("*"))
+    out = tmp_path / "run"
+    assert run(["--data-dir", data, "--out", out, *TINY]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and message in err and err.startswith("python -m recipes.speech_commands: error:")
+    assert not out.exists()
+    assert sorted(str(p) for p in tmp_path.rglob("*")) == before
+
+
+def test_offline_without_data_dir_fails_fast_with_a_hint(tmp_path, capsys, monkeypatch):
+    if os.path.isdir(os.path.join(tfds.core.constants.DATA_DIR, "speech_commands")):
+        pytest.skip("TFDS speech_commands is prepared on this machine: nothing to download")
+    monkeypatch.setattr(recipes.data, "network_available", lambda *a, **k: False)
+    out = tmp_path / "run"
+    assert run(["--out", out, *TINY]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--data-dir" in err and "no network" in err
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [(["--n-mfcc", "50"], "--n-mfcc 50 exceeds --n-mels 40"), (["--clip-seconds", "0"], "--clip-seconds"),
+     (["--hop-ms", "30"], "--hop-ms 30.0 exceeds --window-ms")],
+)
+def test_bad_flags_exit_2(tmp_path, capsys, flags, message):
+    data = make_folder(tmp_path / "sc")
+    out = tmp_path / "run"
+    assert run(["--data-dir", data, "--out", out, *flags, *TINY]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+    assert not out.exists()

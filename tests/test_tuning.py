@@ -1,0 +1,331 @@
+"""Hyperparameter search (seqzoo.tuning, recipes --tune): spaces, constraints, tuners, resume, errors."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+
+import keras
+import keras_tuner
+import numpy as np
+import pytest
+import tensorflow as tf
+from helpers_recipes import ToyRecipe, read_json
+
+import seqzoo
+from recipes import runner
+from seqzoo import registry, tuning
+
+PROG = "python -m recipes.toy: error:"
+SMALL = ["--space", "units=2:6", "--space", "depth=1:2", "--quiet"]
+
+
+@pytest.fixture(autouse=True)
+def _isolation(monkeypatch):
+    """No distributed-search variables leak in or out; op determinism off afterwards."""
+    for name in ("KERASTUNER_TUNER_ID", "KERASTUNER_ORACLE_IP", "KERASTUNER_ORACLE_PORT"):
+        monkeypatch.delenv(name, raising=False)
+    yield
+    from tensorflow.python.framework import config
+
+    config.disable_op_determinism()
+
+
+class Record(keras.callbacks.Callback):
+    """Class-level log of every fit (KerasTuner deep-copies callbacks per trial)."""
+
+    fits: list = []
+    strategies: list = []
+    interrupt_at: int | None = None
+
+    def on_train_begin(self, logs=None):
+        type(self).fits.append(1)
+        type(self).strategies.append(type(self.model.distribute_strategy).__name__)
+        if type(self).interrupt_at == len(type(self).fits):
+            raise KeyboardInterrupt
+
+    @classmethod
+    def reset(cls, interrupt_at=None):
+        cls.fits, cls.strategies, cls.interrupt_at = [], [], interrupt_at
+
+
+def _tune(out, *extra, recipe=None):
+    try:
+        return runner.main(recipe or ToyRecipe(callbacks=[Record()]), ["--tune", "--out", str(out), *extra])
+    except SystemExit as exit_:  # argparse's own errors
+        return exit_.code
+
+
+def _rows(out):
+    with open(os.path.join(out, "tuning", "trials.csv"), newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+# ----------------------------------------------------------------------------- spaces
+
+
+def test_every_model_declares_a_search_space():
+    natural = {
+        "recurrent": {"units", "depth", "dropout"},
+        "attention": {"depth", "dropout"},
+        "hybrid": {"depth", "dropout"},
+        "memory": {"width", "depth", "heads", "dropout"},
+    }
+    for name in seqzoo.list_models():
+        entry = registry.get(name)
+        space = tuning.search_space(name)
+        assert natural[entry.family] <= set(space), name
+        for key, spec in space.items():  # the default lies inside the search range
+            if spec.kind != "choice":
+                assert spec.search[0] <= spec.default <= spec.search[1], (name, key)
+        tuning.SeqzooHyperModel(name)  # every constraint has valid combinations
+    for name in ("transformer", "bert", "gpt"):
+        assert {"width", "heads", "ff_dim"} <= set(tuning.search_space(name))
+    assert {"units", "attention_units"} <= set(tuning.search_space("attention_rnn"))
+    assert {"filters", "kernel_size", "units"} <= set(tuning.search_space("cnn_lstm"))
+    assert "search 32..512 (log)" in str(seqzoo.info("lstm"))
+
+
+def test_space_overrides_narrow_widen_and_add():
+    space = tuning.search_space("gru", tuning.parse_space(
+        ["units=8:16", "pool=max,mean", "recurrent_dropout=0:0.2", "learning_rate=1e-4:1e-2"]), fixed=["depth"])
+    assert space["units"].search == (8, 16) and space["units"].sampling == "log"
+    assert space["pool"].search == ("max", "mean")
+    assert space["recurrent_dropout"].search == (0.0, 0.2)  # not searched by default: added
+    assert space["learning_rate"].sampling == "log"
+    assert "depth" not in space  # fixed by the caller
+    assert tuning.search_space("gru", {"units": "600:2000:linear"})["units"].search == (600, 2000)  # widened
+    assert tuning.search_space("gru", {"depth": [1, 3]})["depth"].search == (1, 3)
+
+
+@pytest.mark.parametrize("space, fixed, message", [
+    ({"units": "64:8"}, (), "inverted range (64 > 8)"),
+    ({"units": "8:8"}, (), "empty range"),
+    ({"units": ":"}, (), "empty range"),
+    ({"units": ""}, (), "empty"),
+    ({"units": "0:8"}, (), "units=0 is out of range: valid [1, 8192]"),
+    ({"dropout": "0:1"}, (), "dropout=1.0 is out of range"),
+    ({"units": "2.5:8"}, (), "must be integers"),
+    ({"bogus": "1:2"}, (), "no hyperparameter 'bogus'"),
+    ({"vocab_size": "1:2"}, (), "a task keyword"),
+    ({"pool": "1:2"}, (), "pool is a choice"),
+    ({"pool": "max,max"}, (), "repeated"),
+    ({"units": "64"}, (), "use --set units=64"),
+    ({"dropout": "0:0.5:log"}, (), "log sampling needs LO > 0"),
+    ({"units": "8:16"}, ("units",), "--space units and --set units both given"),
+])
+def test_bad_space_is_one_line(space, fixed, message):
+    with pytest.raises(tuning.SpaceError) as error:
+        tuning.search_space("gru", space, fixed=fixed)
+    assert message in str(error.value) and "\n" not in str(error.value)
+
+
+def test_heads_always_divide_width():
+    """Random and Bayesian sampling only produce valid (heads, width) pairs; no trial fails."""
+    for model, factor, dividend in (("transformer", 1, "width"), ("transformer_rnn", 2, "units")):
+        hypermodel = tuning.SeqzooHyperModel(model)
+        space = keras_tuner.HyperParameters()
+        hypermodel.declare_hyperparameters(space)
+        random = keras_tuner.oracles.RandomSearchOracle(objective="val_loss", max_trials=500, seed=3)
+        random.hyperparameters = space
+        bayes = keras_tuner.oracles.BayesianOptimizationOracle(objective="val_loss", max_trials=50, seed=3)
+        bayes.hyperparameters = space
+        rng = np.random.default_rng(0)
+        samples = [random._random_values() for _ in range(300)]
+        samples += [bayes._vector_to_values(rng.uniform(size=len(bayes._nonfixed_space()))) for _ in range(300)]
+        pairs = set()
+        for values in samples:
+            hp = space.copy()
+            hp.values = values
+            chosen = hypermodel.values(hp)
+            assert (factor * chosen[dividend]) % chosen["heads"] == 0, (model, chosen)
+            pairs.add((chosen["heads"], chosen[dividend]))
+        assert len({h for h, _ in pairs}) == 8  # every heads value 1..8 is reachable
+        assert any(w % 8 for _, w in pairs)  # widths are not forced to one common multiple
+
+    fixed_width = tuning.SeqzooHyperModel("transformer", fixed={"width": 96})
+    assert fixed_width.space["heads"].search == (1, 8)
+    hp = keras_tuner.HyperParameters()
+    fixed_width.declare_hyperparameters(hp)
+    assert list(hp.space[[p.name for p in hp.space].index("heads")].values) == [1, 2, 3, 4, 6, 8]
+
+    with pytest.raises(tuning.SpaceError, match="heads must divide width"):
+        tuning.SeqzooHyperModel("transformer", fixed={"width": 96, "heads": 5})
+    with pytest.raises(tuning.SpaceError, match="no width in the searched range fits heads=3"):
+        tuning.SeqzooHyperModel("transformer", space={"heads": "2,3", "width": "8,16"})
+
+
+def test_build_restores_the_dtype_policy_that_clear_session_resets():
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    hypermodel = tuning.SeqzooHyperModel(
+        "transformer", {"inputs": "tokens", "vocab_size": 20},
+        space={"width": "8:16", "heads": "1,2", "depth": "1:2"}, seed=1)
+    keras.mixed_precision.set_global_policy("float32")
+    keras.backend.clear_session()  # what KerasTuner does before every build
+    hp = keras_tuner.HyperParameters()
+    model = hypermodel.build(hp)
+    assert model.get_layer("block_1").dtype_policy.name == "mixed_bfloat16"
+    chosen = hypermodel.values(hp)
+    assert chosen["width"] % chosen["heads"] == 0 and model.optimizer is not None
+    tuning.clear_session()
+    assert keras.mixed_precision.global_policy().name == "mixed_bfloat16"
+
+
+def test_fixed_values_are_checked_before_any_trial():
+    with pytest.raises(tuning.SpaceError, match="no hyperparameter 'bogus'"):
+        tuning.SeqzooHyperModel("gru", fixed={"bogus": 1})
+    with pytest.raises(tuning.SpaceError, match=r"units=0 is out of range"):
+        tuning.SeqzooHyperModel("gru", fixed={"units": 0})
+    hypermodel = tuning.SeqzooHyperModel("gru", fixed={"units": 8, "learning_rate": 0.01}, defaults={"depth": 2})
+    assert "units" not in hypermodel.space and "depth" in hypermodel.space  # defaults do not stop a search
+    assert hypermodel.fixed["units"] == 8 and hypermodel.learning_rate == 0.01
+
+
+def test_objective_must_be_a_validation_metric():
+    assert tuning.make_objective("val_mae", ["loss", "mae"]).direction == "min"
+    for name, text in (("test_accuracy", "test metric"), ("accuracy", "not a validation metric"),
+                       ("val_auc", "does not compute it")):
+        with pytest.raises(tuning.SpaceError, match=text):
+            tuning.make_objective(name, ["loss", "accuracy"])
+
+
+# ----------------------------------------------------------------------------- Python API
+
+
+def test_python_api_search_keeps_no_trial_graph_alive(tmp_path):
+    """A forecast search from Python; every trial's custom gradients (which pin its graphs) are dropped."""
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(64, 12, 3)).astype("float32")
+    data = tf.data.Dataset.from_tensor_slices((x, x[:, -2:, -1:])).batch(32)
+    hypermodel = tuning.SeqzooHyperModel(
+        "transformer", {"inputs": "series", "seq_len": 12, "features": 3, "head": "forecast",
+                        "horizon": 2, "targets": 1},
+        space={"width": "8:16", "heads": "1,2,4", "depth": "1:2", "ff_dim": "8:16"}, seed=0)
+    tuner = tuning.make_tuner("random", hypermodel, objective="val_mae", max_trials=2,
+                              directory=str(tmp_path), seed=1)
+    during = []
+
+    class Probe(keras.callbacks.Callback):
+        def on_train_end(self, logs=None):
+            during.append(len(tuning.custom_gradients()))
+
+    before = tuning.custom_gradients()
+    tuner.search(data, validation_data=data, epochs=1, verbose=0, callbacks=[Probe()])
+    assert len(during) == 2 and min(during) > len(before)  # the optimizer step registered some
+    assert tuning.custom_gradients() == before  # KerasTuner#395/#873: none pinned after the trials
+    rows = tuning.trial_rows(tuner)
+    assert [r["status"] for r in rows] == ["COMPLETED", "COMPLETED"]
+    assert all(r["width"] % r["heads"] == 0 and r["epochs"] == 1 and r["seconds"] > 0 for r in rows)
+    assert tuner.oracle.objective.name == "val_mae"
+
+
+# ----------------------------------------------------------------------------- recipes --tune
+
+
+def test_random_search_then_best_trained_like_a_normal_run(tmp_path, capsys):
+    Record.reset()
+    out = tmp_path / "run"
+    assert _tune(out, "--max-trials", "3", "--strategy", "one_device", *SMALL[:-1]) == 0
+    rows = _rows(out)
+    assert [r["trial_id"] for r in rows] == ["0", "1", "2"]
+    assert {r["status"] for r in rows} == {"COMPLETED"} and {r["epochs"] for r in rows} == {"1"}
+    assert list(rows[0])[:6] == ["trial_id", "status", "score", "epochs", "seconds", "tuner_id"]
+    assert all(2 <= int(r["units"]) <= 6 and r["depth"] in ("1", "2") for r in rows)
+    best = read_json(out / "tuning" / "best.json")
+    assert best["score"] == pytest.approx(min(float(r["score"]) for r in rows))
+    assert best["objective"] == "val_loss" and best["direction"] == "min"
+    config = read_json(out / "config.json")
+    assert config["hyperparameters"]["units"] == best["hyperparameters"]["units"]
+    metrics = read_json(out / "metrics.json")
+    assert 0 <= metrics["test_accuracy"] <= 1 and metrics["epochs_run"] == 1
+    assert len(Record.fits) == 4  # 3 trials + the final training
+    assert set(Record.strategies) == {"OneDeviceStrategy"}  # --strategy inside every trial
+    printed = capsys.readouterr().out
+    assert "rank" in printed and "best val_loss" in printed and "test_accuracy" in printed
+
+
+def test_bayesian_maximises_val_accuracy_over_executions(tmp_path):
+    Record.reset()
+    out = tmp_path / "run"
+    assert _tune(out, "--tuner", "bayesian", "--max-trials", "2", "--objective", "val_accuracy",
+                 "--executions-per-trial", "2", *SMALL) == 0
+    rows = _rows(out)
+    assert len(rows) == 2 and {r["status"] for r in rows} == {"COMPLETED"}
+    assert len(Record.fits) == 2 * 2 + 1  # two trainings per configuration, then the final one
+    record = json.loads((out / "tuning" / "keras_tuner" / "trial_0" / "seqzoo_trial.json").read_text())
+    assert record["executions"] == 2 and record["tuner_id"] == "tuner0"
+    best = read_json(out / "tuning" / "best.json")
+    assert best["direction"] == "max"
+    assert best["score"] == pytest.approx(max(float(r["score"]) for r in rows))
+
+
+def test_hyperband_continues_the_best_trial(tmp_path):
+    out = tmp_path / "run"
+    assert _tune(out, "--tuner", "hyperband", "--max-epochs", "3", "--max-trials", "4", *SMALL) == 0
+    rows = _rows(out)
+    assert len(rows) == 4
+    continued = [r for r in rows if r["from_trial"]]
+    assert len(continued) == 1 and continued[0]["epochs"] == "2"  # epochs 1 -> 3 from its weights
+    assert {r["epochs"] for r in rows if not r["from_trial"]} == {"1"}
+    assert os.path.isfile(out / "metrics.json")
+
+
+def test_resume_never_reruns_a_finished_trial(tmp_path, capsys):
+    out = tmp_path / "run"
+    argv = ["--max-trials", "3", *SMALL]
+    Record.reset(interrupt_at=2)  # killed during the second trial
+    assert _tune(out, *argv) == 130
+    rows = _rows(out)
+    assert [(r["trial_id"], r["status"]) for r in rows] == [("0", "COMPLETED")]
+    first = (out / "tuning" / "keras_tuner" / "trial_0" / "seqzoo_trial.json").read_text()
+    assert not os.path.exists(out / "metrics.json")
+
+    assert _tune(out, "--max-trials", "4", *SMALL) == 2  # another search: refused, nothing touched
+    assert "--max-trials" in capsys.readouterr().err
+    assert len(_rows(out)) == 1
+
+    Record.reset()
+    assert _tune(out, *argv) == 0
+    assert len(Record.fits) == 3  # trial 1 (interrupted) again, trial 2, the final training
+    rows = _rows(out)
+    assert [r["trial_id"] for r in rows] == ["0", "1", "2"] and {r["status"] for r in rows} == {"COMPLETED"}
+    assert (out / "tuning" / "keras_tuner" / "trial_0" / "seqzoo_trial.json").read_text() == first
+    oracle = json.loads((out / "tuning" / "keras_tuner" / "oracle.json").read_text())
+    assert sorted(oracle["end_order"]) == ["0", "1", "2"]
+
+    Record.reset()
+    capsys.readouterr()
+    assert _tune(out, *argv) == 2  # complete: refused
+    assert "complete search" in capsys.readouterr().err and not Record.fits
+
+    assert _tune(out, *argv, "--overwrite") == 0  # starts over
+    assert len(Record.fits) == 4 and len(_rows(out)) == 3
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--space", "units=8:2"], "inverted range"),
+    (["--space", "units="], "empty"),
+    (["--space", "units=0:4"], "units=0 is out of range"),
+    (["--space", "bogus=1:2"], "no hyperparameter 'bogus'"),
+    (["--objective", "test_accuracy"], "test metric"),
+    (["--objective", "accuracy"], "not a validation metric"),
+    (["--objective", "val_mae"], "does not compute it"),  # classification: checked after loading
+    (["--max-trials", "0"], "--max-trials: 0 must be >= 1"),
+    (["--max-epochs", "3"], "--max-epochs applies to --tuner hyperband"),
+    (["--tuner-id", "chief"], "needs the oracle's port"),
+    (["--set", "units=4", "--space", "units=2:8"], "both given"),
+])
+def test_bad_input_exits_2_with_one_line_and_writes_nothing(tmp_path, capsys, extra, message):
+    out = tmp_path / "run"
+    assert _tune(out, *extra) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(PROG) and message in err and err.count("\n") == 1
+    assert not out.exists()
+    assert "KERASTUNER_TUNER_ID" not in os.environ
+
+
+def test_search_flags_need_tune(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert runner.main(ToyRecipe(), ["--out", str(out), "--space", "units=2:4"]) == 2
+    assert "--space needs --tune" in capsys.readouterr().err and not out.exists()
