@@ -42,6 +42,8 @@ def build(name: str, **kwargs: Any) -> keras.Model:
         hparams = validate_all(entry.params, model_kwargs, where=f"seqzoo.build({name!r})")
     except TypeError as error:
         raise TypeError(f"{error}; task keywords: {', '.join(sorted(TASK_PARAMS))}") from None
+    for rule in entry.constraints:
+        rule.check(hparams)
     stem = FRONT_ENDS[task.inputs](task)
     summary = entry.backbone(stem.x, **hparams)
     outputs = HEADS[task.head](summary, stem, task)

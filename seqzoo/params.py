@@ -182,6 +182,51 @@ def _is_integral(value: Any) -> bool:
         return False
 
 
+@dataclasses.dataclass(frozen=True)
+class Divides:
+    """A rule between two hyperparameters: `divisor` divides `factor * dividend`.
+
+    Declared with the model (`register(..., constraints=[Divides("heads", "width")])`):
+    `seqzoo.build` checks it and the tuner samples only combinations that keep it.
+
+    Args:
+        divisor: e.g. `"heads"` (the tuner samples it first).
+        dividend: e.g. `"width"` (the tuner samples it among valid multiples).
+        factor: the dividend's multiplier in the model (2 for a bidirectional
+            layer of `units` per direction feeding attention).
+
+    Example:
+
+    >>> Divides("heads", "width").check({"heads": 3, "width": 128})
+    Traceback (most recent call last):
+    ...
+    seqzoo.params.ParamError: heads=3 must divide width=128
+    """
+
+    divisor: str
+    dividend: str
+    factor: int = 1
+
+    def multiple(self, divisor_value: int) -> int:
+        """The dividend must be a multiple of this for `divisor_value`."""
+        return divisor_value // math.gcd(divisor_value, self.factor)
+
+    def holds(self, values: dict[str, Any]) -> bool:
+        return (self.factor * int(values[self.dividend])) % int(values[self.divisor]) == 0
+
+    def describe(self) -> str:
+        times = f"{self.factor} * " if self.factor != 1 else ""
+        return f"{self.divisor} must divide {times}{self.dividend}"
+
+    def check(self, values: dict[str, Any]) -> None:
+        if not self.holds(values):
+            times = f"{self.factor} * " if self.factor != 1 else ""
+            raise ParamError(
+                f"{self.divisor}={values[self.divisor]} must divide "
+                f"{times}{self.dividend}={values[self.dividend]}"
+            )
+
+
 def validate_all(specs: dict[str, Param], values: dict[str, Any], *, where: str) -> dict[str, Any]:
     """Fill defaults and validate `values` against `specs`.
 

@@ -19,7 +19,7 @@ import importlib
 from importlib import metadata
 from typing import Any, Callable
 
-from seqzoo.params import Param
+from seqzoo.params import Divides, Param
 from seqzoo.task import TASK_PARAMS
 
 ENTRY_POINT_GROUP = "seqzoo.models"
@@ -39,6 +39,7 @@ class ModelEntry:
         solved: one sentence: the problem this architecture solved.
         params: hyperparameter declarations (`seqzoo.params.Int`, ...).
         module: the module that registered it (plugins show here).
+        constraints: rules between hyperparameters (`seqzoo.params.Divides`).
     """
 
     name: str
@@ -50,6 +51,7 @@ class ModelEntry:
     solved: str
     params: dict[str, Param]
     module: str
+    constraints: tuple[Divides, ...] = ()
 
     def defaults(self) -> dict[str, Any]:
         return {key: spec.default for key, spec in self.params.items()}
@@ -73,6 +75,7 @@ def register(
     family: str,
     solved: str,
     params: dict[str, Param] | None = None,
+    constraints: tuple[Divides, ...] | list[Divides] = (),
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register a backbone function under `name` (default: the function's name).
 
@@ -81,6 +84,8 @@ def register(
         year, authors, paper, family, solved: the history shown by `seqzoo info`.
         params: hyperparameters as `{name: Int(...) | Float(...) | Choice(...)}`;
             each is passed to the backbone as a keyword argument.
+        constraints: rules between hyperparameters, e.g. `[Divides("heads", "width")]`;
+            `build` checks them and the tuner samples only valid combinations.
 
     Example:
 
@@ -106,6 +111,10 @@ def register(
             raise ValueError(
                 f"model {key!r}: hyperparameter names {clash} clash with task keywords; rename them"
             )
+        for rule in constraints:
+            missing = {rule.divisor, rule.dividend} - set(params or {})
+            if missing:
+                raise ValueError(f"model {key!r}: constraint {rule.describe()!r} names unknown {sorted(missing)}")
         if key in _REGISTRY:
             raise ValueError(
                 f"model {key!r} is already registered by {_REGISTRY[key].module}; "
@@ -121,6 +130,7 @@ def register(
             solved=solved,
             params=dict(params or {}),
             module=getattr(fn, "__module__", "?"),
+            constraints=tuple(constraints),
         )
         return fn
 

@@ -8,8 +8,8 @@ for a task, and adds what a long search needs:
 - **valid combinations only.** Dependent dimensions are sampled together: when
   `heads` must divide `width`, the tuner first samples `heads`, then `width`
   among the multiples of it (a KerasTuner conditional scope per `heads`
-  value), so no trial fails on an invalid pair. `CONSTRAINTS` lists these
-  rules; `add_constraint` declares one for a plugin model.
+  value), so no trial fails on an invalid pair. The rules are declared with
+  each model (`register(..., constraints=[Divides("heads", "width")])`).
 - **narrowing and widening.** `space={"units": (16, 64), "pool": ["max"], ...}`
   (or the recipes' `--space units=16:64`) replaces a dimension's search range;
   values are checked against the hyperparameter's valid range.
@@ -66,17 +66,14 @@ import keras_tuner
 
 from seqzoo import registry
 from seqzoo.heads import loss_and_metrics
-from seqzoo.params import Choice, Float, Int, Param, ParamError
+from seqzoo.params import Choice, Divides, Float, Int, Param, ParamError
 from seqzoo.task import TASK_PARAMS
 
 __all__ = [
-    "CONSTRAINTS",
-    "Divides",
     "SeqzooHyperModel",
     "SpaceError",
     "TRAINING_PARAMS",
     "TUNERS",
-    "add_constraint",
     "clear_session",
     "configure_distributed",
     "make_objective",
@@ -111,58 +108,9 @@ DIRECTIONS = {
 # ----------------------------------------------------------------------------- constraints
 
 
-@dataclasses.dataclass(frozen=True)
-class Divides:
-    """`divisor` must divide `factor * dividend` (e.g. heads divide the model width).
-
-    Args:
-        divisor: hyperparameter sampled first, e.g. `"heads"`.
-        dividend: hyperparameter sampled among valid multiples, e.g. `"width"`.
-        factor: the dividend's multiplier in the model (2 for a bidirectional
-            layer of `units` per direction feeding attention).
-    """
-
-    divisor: str
-    dividend: str
-    factor: int = 1
-
-    def multiple(self, divisor_value: int) -> int:
-        """The dividend must be a multiple of this for `divisor_value`."""
-        return divisor_value // math.gcd(divisor_value, self.factor)
-
-    def holds(self, values: Mapping[str, Any]) -> bool:
-        return (self.factor * int(values[self.dividend])) % int(values[self.divisor]) == 0
-
-    def describe(self) -> str:
-        times = f"{self.factor} * " if self.factor != 1 else ""
-        return f"{self.divisor} must divide {times}{self.dividend}"
-
-
-# Models whose hyperparameters depend on each other. Plugins: `add_constraint`.
-CONSTRAINTS: dict[str, tuple[Divides, ...]] = {
-    "transformer": (Divides("heads", "width"),),
-    "bert": (Divides("heads", "width"),),
-    "gpt": (Divides("heads", "width"),),
-    "transformer_rnn": (Divides("heads", "units", factor=2),),
-}
-
-
-def add_constraint(model: str, divisor: str, dividend: str, factor: int = 1) -> None:
-    """Declare that `divisor` must divide `factor * dividend` for a registered model.
-
-    The hypermodel then samples only valid combinations.
-
-    Example:
-
-    >>> add_constraint("transformer", "heads", "width")   # already declared; no-op
-    """
-    entry = registry.get(model)
-    for name in (divisor, dividend):
-        if name not in entry.params:
-            raise SpaceError(f"model {model!r} has no hyperparameter {name!r}; valid: {', '.join(entry.params)}")
-    rule = Divides(divisor, dividend, int(factor))
-    if rule not in CONSTRAINTS.get(model, ()):
-        CONSTRAINTS[model] = (*CONSTRAINTS.get(model, ()), rule)
+# Rules between hyperparameters (e.g. heads divide width) are declared with each
+# model (`register(..., constraints=[seqzoo.params.Divides(...)])`); the
+# hypermodel samples the divisor first, then the dividend among its multiples.
 
 
 # ----------------------------------------------------------------------------- search space
@@ -442,7 +390,7 @@ class SeqzooHyperModel(keras_tuner.HyperModel):
         self.space = search_space(model, space, fixed=list(fixed or {}))
         # Keyword arguments of every build besides the searched ones.
         self.fixed = {k: v for k, v in base.items() if k not in self.space}
-        self.constraints = CONSTRAINTS.get(model, ())
+        self.constraints = registry.get(model).constraints
         self._check_constraints()
         self._optimizer = optimizer or (lambda lr: keras.optimizers.Adam(lr))
         default_loss, default_metrics = loss_and_metrics(

@@ -172,24 +172,28 @@ def test_plugin_with_a_duplicate_name_is_an_error_naming_the_plugin(tmp_path):
     assert "plugin 'demo'" in result.stderr and "already registered" in result.stderr
 
 
-def test_cli_lists_the_timeline_and_shows_info():
-    run = lambda *args: subprocess.run(  # noqa: E731
-        [sys.executable, "-m", "seqzoo", *args], capture_output=True, text=True, timeout=120
-    )
-    listing = run("list", "*gru*")
-    assert listing.returncode == 0, listing.stderr
-    lines = listing.stdout.splitlines()
+def test_cli_lists_the_timeline_and_shows_info(capsys):
+    from seqzoo import cli
+
+    assert cli.main(["list", "*gru*"]) == 0
+    lines = capsys.readouterr().out.splitlines()
     assert lines[0].split()[:4] == ["year", "name", "family", "authors"]
     years = [int(line.split()[0]) for line in lines[2:] if line[:4].strip().isdigit()]
     assert years == sorted(years) and len(years) == 3  # bigru 1997, deep_gru 2013, gru 2014
-    card = run("info", "gpt")
-    assert card.returncode == 0 and "Radford" in card.stdout and "max_len" in card.stdout
-    missing = run("info", "gtp")
+    assert cli.main(["info", "gpt"]) == 0
+    card = capsys.readouterr().out
+    assert "Radford" in card and "max_len" in card
+    assert cli.main(["list", "zzz*"]) == 2
+    assert "no model matches 'zzz*'" in capsys.readouterr().err
+
+
+def test_cli_command_exits_2_with_a_one_line_suggestion():
+    missing = subprocess.run([sys.executable, "-m", "seqzoo", "info", "gtp"],
+                             capture_output=True, text=True, timeout=120)
     assert missing.returncode == 2
-    assert missing.stderr.strip().splitlines()[-1] == (
+    assert missing.stderr.strip().splitlines() == [
         "seqzoo: unknown model 'gtp'; did you mean 'gpt'? (see seqzoo.list_models())"
-    )
-    assert run("list", "zzz*").returncode == 2
+    ]  # one line: TensorFlow's start-up logs are hidden too
 
 
 def test_readme_timeline_names_every_built_in_model():
@@ -197,3 +201,13 @@ def test_readme_timeline_names_every_built_in_model():
     for name in seqzoo.list_models():
         if registry.get(name).module.startswith("seqzoo.models"):
             assert f"`{name}`" in readme, name
+
+
+def test_constraints_must_name_declared_hyperparameters():
+    from seqzoo.params import Divides
+
+    with pytest.raises(ValueError, match="names unknown"):
+        seqzoo.register("bad_rule_test", year=2024, authors="x", paper="x", family="x", solved="x",
+                        params={"width": Int(8)}, constraints=[Divides("heads", "width")])(lambda x, width: x)
+    assert "bad_rule_test" not in seqzoo.list_models()
+    assert registry.get("transformer_rnn").constraints == (Divides("heads", "units", factor=2),)

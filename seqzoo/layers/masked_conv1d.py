@@ -1,4 +1,4 @@
-from keras import layers, ops, saving
+from keras import layers, saving
 
 from seqzoo.layers._masking import zero_masked
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import keras
 
-from seqzoo.params import Float, Int, ParamError
+from seqzoo.params import Divides, Float, Int
 
 
 def attention_params(width=128, depth=2, heads=4, ff_dim=256, dropout=0.1) -> dict:
@@ -21,9 +21,7 @@ def attention_params(width=128, depth=2, heads=4, ff_dim=256, dropout=0.1) -> di
     }
 
 
-def check_heads(width: int, heads: int) -> None:
-    if width % heads:
-        raise ParamError(f"heads={heads} must divide width={width}")
+HEADS_DIVIDE_WIDTH = (Divides("heads", "width"),)
 
 
 def to_width(x, width: int, name: str = "projection"):

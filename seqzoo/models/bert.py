@@ -3,7 +3,7 @@
 import keras
 
 from seqzoo.layers import ClassToken, FirstTimestep, PositionEmbedding, TransformerBlock
-from seqzoo.models._attention import attention_params, check_heads, to_width
+from seqzoo.models._attention import HEADS_DIVIDE_WIDTH, attention_params, to_width
 from seqzoo.params import Int
 from seqzoo.registry import register
 
@@ -19,9 +19,9 @@ _PARAMS["max_len"] = Int(1024, low=2, high=65536, help="longest input (learned p
     solved="One deep bidirectional encoder for every task: a [CLS] summary, learned "
     "positions and GELU, pre-trained then fine-tuned (here trained from scratch).",
     params=_PARAMS,
+    constraints=HEADS_DIVIDE_WIDTH,
 )
 def bert(x, *, width, depth, heads, ff_dim, dropout, max_len):
-    check_heads(width, heads)
     x = to_width(x, width)
     x = ClassToken(name="cls_token")(x)
     x = PositionEmbedding(max_len, name="position_embedding")(x)

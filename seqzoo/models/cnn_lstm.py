@@ -1,7 +1,5 @@
 """Convolution + LSTM hybrid (CLDNN-style)."""
 
-import keras
-
 from seqzoo.layers import MaskedConv1D
 from seqzoo.models._recurrent import recurrent_params, recurrent_stack
 from seqzoo.params import Int

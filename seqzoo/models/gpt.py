@@ -3,7 +3,7 @@
 import keras
 
 from seqzoo.layers import LastTimestep, PositionEmbedding, TransformerBlock
-from seqzoo.models._attention import attention_params, check_heads, to_width
+from seqzoo.models._attention import HEADS_DIVIDE_WIDTH, attention_params, to_width
 from seqzoo.params import Int
 from seqzoo.registry import register
 
@@ -19,9 +19,9 @@ _PARAMS["max_len"] = Int(1024, low=1, high=65536, help="longest input (learned p
     solved="A causal (left-to-right) Transformer decoder that predicts from the last "
     "position, so one generative model serves classification too.",
     params=_PARAMS,
+    constraints=HEADS_DIVIDE_WIDTH,
 )
 def gpt(x, *, width, depth, heads, ff_dim, dropout, max_len):
-    check_heads(width, heads)
     x = to_width(x, width)
     x = PositionEmbedding(max_len, name="position_embedding")(x)
     x = keras.layers.Dropout(dropout, name="embedding_dropout")(x)

@@ -3,7 +3,7 @@
 import keras
 
 from seqzoo.layers import SinusoidalPositionEncoding, TransformerBlock
-from seqzoo.models._attention import attention_params, check_heads, to_width
+from seqzoo.models._attention import HEADS_DIVIDE_WIDTH, attention_params, to_width
 from seqzoo.registry import register
 
 
@@ -15,9 +15,9 @@ from seqzoo.registry import register
     solved="Recurrence is sequential: self-attention relates all positions in one "
     "parallel step, with constant path length between any two of them.",
     params=attention_params(width=128, depth=2, heads=4, ff_dim=256, dropout=0.1),
+    constraints=HEADS_DIVIDE_WIDTH,
 )
 def transformer(x, *, width, depth, heads, ff_dim, dropout):
-    check_heads(width, heads)
     x = to_width(x, width)
     x = SinusoidalPositionEncoding(name="position_encoding")(x)
     x = keras.layers.Dropout(dropout, name="embedding_dropout")(x)

@@ -3,9 +3,8 @@
 import keras
 
 from seqzoo.layers import TransformerBlock
-from seqzoo.models._attention import check_heads
 from seqzoo.models._recurrent import CELLS
-from seqzoo.params import Choice, Float, Int
+from seqzoo.params import Choice, Divides, Float, Int
 from seqzoo.registry import register
 
 _PARAMS = {
@@ -27,9 +26,9 @@ _PARAMS = {
     solved="Combines the two: a recurrent layer supplies order and local context "
     "without position codes, self-attention supplies global reach in parallel.",
     params=_PARAMS,
+    constraints=(Divides("heads", "units", factor=2),),
 )
 def transformer_rnn(x, *, units, cell, depth, heads, ff_dim, dropout):
-    check_heads(2 * units, heads)
     x = keras.layers.Bidirectional(CELLS[cell](units, return_sequences=True, name=cell), name=f"bi{cell}")(x)
     for i in range(depth):
         x = TransformerBlock(heads, ff_dim, dropout=dropout, name=f"block_{i + 1}")(x)
