@@ -38,7 +38,7 @@ from typing import Any, Callable
 import keras
 import numpy as np
 
-from recipes import artifacts, runner
+from recipes import artifacts, flags
 from recipes.data import require_network
 from recipes.data.series import (
     FEATURE_MODES,
@@ -73,16 +73,6 @@ def _split_fractions(text: str) -> tuple[float, float, float]:
             f"{text!r}: give three positive fractions train,val,test that sum to 1, e.g. 0.7,0.1,0.2"
         )
     return parts  # type: ignore[return-value]
-
-
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{value} must be >= 0")
-    return value
 
 
 def keras_cache_dir() -> str:
@@ -146,14 +136,14 @@ class ForecastRecipe(Recipe):
         group.add_argument("--features", choices=tuple(FEATURE_MODES), default=self.default_features,
                            help="M: all variables in and out; MS: all in, the target out; "
                            "S: the target only (default: %(default)s)")
-        group.add_argument("--lookback", type=runner._positive_int, default=self.default_lookback, metavar="N",
+        group.add_argument("--lookback", type=flags.positive_int, default=self.default_lookback, metavar="N",
                            help="input rows per window (default: %(default)s)")
-        group.add_argument("--horizon", type=runner._positive_int, default=self.default_horizon, metavar="N",
+        group.add_argument("--horizon", type=flags.positive_int, default=self.default_horizon, metavar="N",
                            help=f"forecast rows per window{self.horizon_note} (default: %(default)s)")
         group.add_argument("--lr-schedule", choices=tuple(SCHEDULES), default=self.default_schedule,
                            help="halve: keep --learning-rate for 2 epochs, then halve it every "
                            "epoch (DLinear); constant (default: %(default)s)")
-        group.add_argument("--patience", type=_non_negative_int, default=self.default_patience, metavar="N",
+        group.add_argument("--patience", type=flags.non_negative_int, default=self.default_patience, metavar="N",
                            help="stop after this many epochs without a better validation MSE and "
                            "keep the best weights; 0 = train every epoch (default: %(default)s)")
 

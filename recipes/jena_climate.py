@@ -28,7 +28,7 @@ import sys
 from typing import Any
 
 
-from recipes import runner
+from recipes import flags
 from recipes.data.series import SeriesTable, read_csv
 from recipes.forecast import ForecastRecipe, _split_fractions, fetch
 from recipes.runner import DataError, UsageError, main
@@ -57,7 +57,7 @@ class JenaClimateRecipe(ForecastRecipe):
                            help="the forecast column (default: %(default)s)")
         group.add_argument("--date-column", default="Date Time", metavar="COL",
                            help="the timestamp column (default: %(default)s)")
-        group.add_argument("--every", type=runner._positive_int, default=6, metavar="K",
+        group.add_argument("--every", type=flags.positive_int, default=6, metavar="K",
                            help="keep every K-th row; 6 = hourly (default: %(default)s)")
         group.add_argument("--split", type=_split_fractions, default=(0.7, 0.2, 0.1), metavar="TR,VA,TE",
                            help="train,val,test fractions in time order (default: 0.7,0.2,0.1)")

@@ -97,11 +97,12 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 import seqzoo  # noqa: E402
-from recipes import artifacts  # noqa: E402
+from recipes import artifacts, flags  # noqa: E402
 from recipes.data import DataError  # noqa: E402  (re-exported: recipes raise runner.DataError)
 from seqzoo import distribute, registry  # noqa: E402
 from seqzoo.heads import loss_and_metrics  # noqa: E402
 from seqzoo.params import ParamError, validate_all  # noqa: E402
+from seqzoo.params import parse_value  # noqa: E402
 from seqzoo.task import TASK_PARAMS  # noqa: E402
 
 __all__ = [
@@ -113,11 +114,8 @@ __all__ = [
     "build_model",
     "build_parser",
     "evaluate_classification",
-    "fraction",
     "main",
     "parse_set",
-    "positive_float",
-    "positive_int",
     "resolve_hyperparameters",
     "train_and_evaluate",
 ]
@@ -206,42 +204,6 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} must be >= 1")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"{value} must be a positive number")
-    return value
-
-
-def _fraction(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0.0 < value < 1.0:
-        raise argparse.ArgumentTypeError(f"{value} must be between 0 and 1 (exclusive)")
-    return value
-
-
-# argparse `type=` helpers for recipe flags: one-line errors, e.g. "--epochs: 0 must be >= 1".
-positive_int = _positive_int
-positive_float = _positive_float
-fraction = _fraction
-
-
 def build_parser(recipe: Recipe) -> argparse.ArgumentParser:
     """The command-line parser: the shared flags, then the recipe's own group."""
     defaults = {"epochs": 5, "batch_size": 64, "learning_rate": 1e-3, **recipe.defaults}
@@ -259,12 +221,12 @@ def build_parser(recipe: Recipe) -> argparse.ArgumentParser:
     shared = parser.add_argument_group("shared flags (every recipe)")
     shared.add_argument("--model", default=recipe.default_model,
                         help="any registered seqzoo model (default: %(default)s)")
-    shared.add_argument("--epochs", type=_positive_int, default=defaults["epochs"],
+    shared.add_argument("--epochs", type=flags.positive_int, default=defaults["epochs"],
                         help="training epochs (default: %(default)s)")
-    shared.add_argument("--batch-size", type=_positive_int, default=defaults["batch_size"],
+    shared.add_argument("--batch-size", type=flags.positive_int, default=defaults["batch_size"],
                         help="GLOBAL batch size, split across the strategy's replicas "
                         "(default: %(default)s)")
-    shared.add_argument("--learning-rate", type=_positive_float, default=defaults["learning_rate"],
+    shared.add_argument("--learning-rate", type=flags.positive_float, default=defaults["learning_rate"],
                         help="Adam learning rate (default: %(default)s)")
     shared.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="model hyperparameter or embed_dim/normalize/linear_skip, repeatable, "
@@ -281,7 +243,7 @@ def build_parser(recipe: Recipe) -> argparse.ArgumentParser:
     shared.add_argument("--no-determinism", action="store_true",
                         help="skip tf.config.experimental.enable_op_determinism (faster on GPU; "
                         "runs are then not bit-for-bit repeatable)")
-    shared.add_argument("--limit", type=_positive_int, default=None, metavar="N",
+    shared.add_argument("--limit", type=flags.positive_int, default=None, metavar="N",
                         help="cap the examples of every split at N (smoke runs)")
     shared.add_argument("--strategy", default="auto", choices=distribute.STRATEGIES,
                         help="tf.distribute strategy (default: %(default)s: mirrored on "
@@ -295,23 +257,6 @@ def build_parser(recipe: Recipe) -> argparse.ArgumentParser:
 
     tuning.add_arguments(parser)
     return parser
-
-
-def parse_value(text: str) -> Any:
-    """`--set` value: int, float, true/false, none/null, else the text itself.
-
-    >>> [parse_value(t) for t in ["64", "0.5", "1e-3", "true", "None", "max"]]
-    [64, 0.5, 0.001, True, None, 'max']
-    """
-    words = {"true": True, "false": False, "none": None, "null": None}
-    if text.strip().lower() in words:
-        return words[text.strip().lower()]
-    for kind in (int, float):
-        try:
-            return kind(text)
-        except ValueError:
-            pass
-    return text
 
 
 def parse_set(items: Sequence[str]) -> dict[str, Any]:

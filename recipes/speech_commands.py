@@ -65,7 +65,7 @@ from typing import Any
 import keras
 import numpy as np
 
-from recipes import artifacts, runner
+from recipes import artifacts, flags, runner
 from recipes.data import audio
 from recipes.runner import DataError, Recipe, TaskData, main
 
@@ -85,33 +85,6 @@ SCHEDULES = {
     "cosine": _cosine,  # half a cosine from --learning-rate down to 0 over --epochs
     "constant": lambda base, epoch, epochs: base,
 }
-
-
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{value} must be >= 0")
-    return value
-
-
-def _non_negative_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0.0 <= value < float("inf"):
-        raise argparse.ArgumentTypeError(f"{value} must be a number >= 0")
-    return value
-
-
-def _probability(text: str) -> float:
-    value = _non_negative_float(text)
-    if value > 1.0:
-        raise argparse.ArgumentTypeError(f"{value} must be between 0 and 1")
-    return value
 
 
 class SpeechCommandsRecipe(Recipe):
@@ -139,27 +112,27 @@ class SpeechCommandsRecipe(Recipe):
     artifacts = (EXPORT_FILE, LABELS_FILE)
 
     def add_arguments(self, group: argparse._ArgumentGroup) -> None:
-        group.add_argument("--clip-seconds", type=runner._positive_float, default=1.0,
+        group.add_argument("--clip-seconds", type=flags.positive_float, default=1.0,
                            help="pad or crop (centred) every clip to this length (default: %(default)s)")
-        group.add_argument("--sample-rate", type=runner._positive_int, default=None,
+        group.add_argument("--sample-rate", type=flags.positive_int, default=None,
                            help="work at this rate, resampling other files (default: the most "
                            "common rate of the training files; 16000 for TFDS)")
-        group.add_argument("--n-mels", type=runner._positive_int, default=40,
+        group.add_argument("--n-mels", type=flags.positive_int, default=40,
                            help="mel bands (default: %(default)s)")
-        group.add_argument("--n-mfcc", type=_non_negative_int, default=0,
+        group.add_argument("--n-mfcc", type=flags.non_negative_int, default=0,
                            help="0: log-mel features; N: the first N MFCCs of the bands (default: %(default)s)")
-        group.add_argument("--window-ms", type=runner._positive_float, default=25.0,
+        group.add_argument("--window-ms", type=flags.positive_float, default=25.0,
                            help="analysis window in ms (default: %(default)s)")
-        group.add_argument("--hop-ms", type=runner._positive_float, default=10.0,
+        group.add_argument("--hop-ms", type=flags.positive_float, default=10.0,
                            help="frame step in ms (default: %(default)s)")
         group.add_argument("--augment", action="store_true",
                            help="random time shift and background noise on the training clips, "
                            "re-drawn every epoch")
-        group.add_argument("--shift-ms", type=_non_negative_float, default=100.0,
+        group.add_argument("--shift-ms", type=flags.non_negative_float, default=100.0,
                            help="--augment: largest time shift in ms (default: %(default)s)")
-        group.add_argument("--noise-volume", type=_probability, default=0.1,
+        group.add_argument("--noise-volume", type=flags.probability, default=0.1,
                            help="--augment: largest noise gain, 0..1 (default: %(default)s)")
-        group.add_argument("--noise-prob", type=_probability, default=0.8,
+        group.add_argument("--noise-prob", type=flags.probability, default=0.8,
                            help="--augment: share of clips that get noise (default: %(default)s); "
                            "noise comes from _background_noise_/ (TFDS: the _silence_ clips)")
         group.add_argument("--lr-schedule", choices=tuple(SCHEDULES), default="cosine",

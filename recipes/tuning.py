@@ -53,7 +53,7 @@ import sys
 import time
 from typing import Any, Sequence
 
-from recipes import artifacts
+from recipes import artifacts, flags
 
 TUNERS = ("random", "bayesian", "hyperband")
 WORKER_WAIT_SECONDS = float(os.environ.get("SEQZOO_WORKER_WAIT", "600"))  # a worker waits this long for the chief
@@ -77,16 +77,6 @@ _FLAGS = (
 )
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} must be >= 1")
-    return value
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the `hyperparameter search` flag group to a recipe's parser."""
     group = parser.add_argument_group(
@@ -98,11 +88,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--tune", action="store_true", help="search hyperparameters, then train the best")
     group.add_argument("--tuner", choices=TUNERS, default=defaults["tuner"],
                        help="search algorithm (default: %(default)s; bayesian needs scikit-learn)")
-    group.add_argument("--max-trials", type=_positive_int, default=defaults["max_trials"], metavar="N",
+    group.add_argument("--max-trials", type=flags.positive_int, default=defaults["max_trials"], metavar="N",
                        help="configurations to try in all (default: %(default)s; also caps hyperband)")
-    group.add_argument("--max-epochs", type=_positive_int, default=None, metavar="N",
+    group.add_argument("--max-epochs", type=flags.positive_int, default=None, metavar="N",
                        help="hyperband: the largest epoch budget of a trial (default: --epochs)")
-    group.add_argument("--executions-per-trial", type=_positive_int, default=defaults["executions_per_trial"],
+    group.add_argument("--executions-per-trial", type=flags.positive_int, default=defaults["executions_per_trial"],
                        metavar="N", help="trainings per configuration, scores averaged (default: %(default)s)")
     group.add_argument("--objective", default=defaults["objective"],
                        help="validation metric to optimise: val_loss, val_accuracy (classification), "
@@ -116,7 +106,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--oracle-ip", default=None, metavar="IP",
                        help="distributed search: the chief's address (default 127.0.0.1; on the chief "
                        "0.0.0.0 accepts other machines) (or KERASTUNER_ORACLE_IP)")
-    group.add_argument("--oracle-port", type=_positive_int, default=None, metavar="PORT",
+    group.add_argument("--oracle-port", type=flags.positive_int, default=None, metavar="PORT",
                        help="distributed search: the oracle's port (or KERASTUNER_ORACLE_PORT)")
 
 

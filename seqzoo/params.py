@@ -243,3 +243,20 @@ def validate_all(specs: dict[str, Param], values: dict[str, Any], *, where: str)
     for name, spec in specs.items():
         resolved[name] = spec.validate(name, values[name]) if name in values else spec.default
     return resolved
+
+
+def parse_value(text: str) -> Any:
+    """A hyperparameter value typed on a command line: int, float, true/false, none/null, else the text.
+
+    >>> [parse_value(t) for t in ["64", "0.5", "1e-3", "true", "None", "max"]]
+    [64, 0.5, 0.001, True, None, 'max']
+    """
+    words = {"true": True, "false": False, "none": None, "null": None}
+    if text.strip().lower() in words:
+        return words[text.strip().lower()]
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text.strip()

@@ -66,7 +66,7 @@ import keras_tuner
 
 from seqzoo import registry
 from seqzoo.heads import loss_and_metrics
-from seqzoo.params import Choice, Divides, Float, Int, Param, ParamError
+from seqzoo.params import Choice, Divides, Float, Int, Param, ParamError, parse_value
 from seqzoo.task import TASK_PARAMS
 
 __all__ = [
@@ -116,18 +116,6 @@ DIRECTIONS = {
 # ----------------------------------------------------------------------------- search space
 
 
-def _parse_value(text: str) -> Any:
-    words = {"true": True, "false": False, "none": None, "null": None}
-    if text.strip().lower() in words:
-        return words[text.strip().lower()]
-    for kind in (int, float):
-        try:
-            return kind(text)
-        except ValueError:
-            pass
-    return text.strip()
-
-
 def parse_space(items: Sequence[str]) -> dict[str, str]:
     """`["units=16:64", "pool=max,mean"]` -> `{"units": "16:64", "pool": "max,mean"}`.
 
@@ -158,7 +146,7 @@ def _range_spec(name: str, spec: Param, text: str, where: str) -> Param:
         sampling = parts.pop()
     if len(parts) != 2 or not parts[0] or not parts[1]:
         raise SpaceError(f"{where}: empty range; give LO:HI (e.g. {name}=1:4) or values A,B,C")
-    numbers = [_parse_value(p) for p in parts]
+    numbers = [parse_value(p) for p in parts]
     integral = isinstance(spec, Int)
     for number in numbers:
         if isinstance(number, bool) or not isinstance(number, (int, float)) or (
@@ -213,7 +201,7 @@ def _override(name: str, spec: Param, value: Any) -> Param:
                 raise SpaceError(f"{where}: {name} is a choice; give values, e.g. "
                                  f"{name}={','.join(map(str, spec.values))}")
             return _range_spec(name, spec, value, where)
-        return _values_spec(name, spec, [_parse_value(v) for v in value.split(",") if v.strip()], where)
+        return _values_spec(name, spec, [parse_value(v) for v in value.split(",") if v.strip()], where)
     if isinstance(value, tuple) and len(value) == 2 and not isinstance(spec, Choice):
         return _range_spec(name, spec, f"{value[0]}:{value[1]}", where)
     if isinstance(value, (list, tuple)):

@@ -94,6 +94,19 @@ def test_a_few_training_steps_lower_the_loss(name):
     assert losses[-1] < 0.7 * losses[0], losses
 
 
+@pytest.mark.parametrize("name", MODELS)
+def test_every_trainable_weight_receives_a_gradient(name):
+    import tensorflow as tf
+
+    x, y = vocabulary_task(n=8)
+    model = seqzoo.build(name, **INPUTS["tokens"])
+    with tf.GradientTape() as tape:
+        loss = keras.losses.binary_crossentropy(y[:, None], model(x, training=True))
+    grads = tape.gradient(loss, model.trainable_variables)
+    dead = [v.path for v, g in zip(model.trainable_variables, grads) if g is None]
+    assert not dead, f"weights no loss reaches: {dead}"
+
+
 def test_series_forecast_with_instance_norm_and_linear_skip_learns_a_sine():
     rng = np.random.default_rng(2)
     t = np.arange(TIME + 4)[None, :] + rng.uniform(0, 20, size=(256, 1))

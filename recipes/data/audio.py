@@ -54,7 +54,6 @@ from __future__ import annotations
 import collections
 import dataclasses
 import hashlib
-import math
 import os
 import re
 import wave

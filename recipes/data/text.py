@@ -195,10 +195,18 @@ def split_and_limit(
 # ----------------------------------------------------------------------------- vectorise
 
 
-def fit_vectorizer(train_texts: np.ndarray, *, max_tokens: int) -> keras.layers.TextVectorization:
-    """A `TextVectorization` (ragged int ids, `standardize` above) adapted on `train_texts` only."""
+def fit_vectorizer(
+    train_texts: np.ndarray, *, max_tokens: int, ngrams: int = 1
+) -> keras.layers.TextVectorization:
+    """A `TextVectorization` (ragged int ids, `standardize` above) adapted on `train_texts` only.
+
+    With `ngrams=N > 1` the vocabulary holds the most frequent 1..N-grams and a
+    text of `w` words becomes its `w` word ids followed by its `w - 1` bigram
+    ids, ... (a bag of n-grams for order-free models, fastText-style).
+    """
     vectorizer = keras.layers.TextVectorization(
-        max_tokens=max_tokens, standardize=standardize, output_mode="int", ragged=True
+        max_tokens=max_tokens, standardize=standardize, output_mode="int", ragged=True,
+        ngrams=ngrams if ngrams > 1 else None,
     )
     vectorizer.adapt(tf.data.Dataset.from_tensor_slices(_as_strings(train_texts)).batch(1024))
     return vectorizer

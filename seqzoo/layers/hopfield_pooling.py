@@ -28,7 +28,8 @@ class HopfieldPooling(HopfieldRetrieval):
         self.num_queries = int(num_queries)
 
     def build(self, input_shape):
-        super().build(input_shape)
+        # The state patterns live in key space already: no query projection.
+        self._build_projections(input_shape[-1], query=False)
         self.state_patterns = self.add_weight(
             shape=(1, self.heads, self.num_queries, self.key_dim),
             initializer="glorot_uniform",

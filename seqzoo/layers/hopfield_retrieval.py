@@ -45,8 +45,12 @@ class HopfieldRetrieval(layers.Layer):
         return self.beta if self.beta is not None else 1.0 / math.sqrt(self.key_dim)
 
     def build(self, input_shape):
-        dim, inner = input_shape[-1], self.heads * self.key_dim
-        self.w_q = self.add_weight(shape=(dim, inner), initializer="glorot_uniform", name="w_q")
+        self._build_projections(input_shape[-1], query=True)
+
+    def _build_projections(self, dim, *, query):
+        inner = self.heads * self.key_dim
+        if query:
+            self.w_q = self.add_weight(shape=(dim, inner), initializer="glorot_uniform", name="w_q")
         self.w_k = self.add_weight(shape=(dim, inner), initializer="glorot_uniform", name="w_k")
         self.w_v = self.add_weight(
             shape=(self.heads, self.key_dim, self.key_dim), initializer="glorot_uniform", name="w_v"

@@ -1,0 +1,157 @@
+"""Accuracy on the real data, through the recipes, next to the published numbers.
+
+Every row is one recipe command, exactly as a user would type it
+(`python -m recipes.imdb --data-dir ... --model gru --out ...`): the numbers are
+what the recipes' defaults give. A run directory that already holds a complete
+run (`metrics.json`) is read, not retrained (`--rerun` trains again), so an
+interrupted benchmark continues where it stopped.
+
+    python benchmarks/accuracy.py --quick                   # smoke: small IMDB subset, 1-3 epochs
+    python benchmarks/accuracy.py                           # IMDB 11 models, FSDD, ETTh1 96..720
+    python benchmarks/accuracy.py --suite imdb --models bilstm,hopfield
+    python benchmarks/accuracy.py --suite ett --data-dir ../shared/data
+
+Suites: `imdb` (test accuracy, 25,000 reviews), `fsdd` (official split,
+test accuracy), `ett` (ETTh1 multivariate, 336 -> 96/192/336/720, MSE/MAE on
+the normalised scale, with the persistence baseline). Writes
+`benchmarks/accuracy.json` (`--json`), one row per run with the command, the
+test metrics, the best validation metric and the training time; rows of
+earlier invocations for other runs are kept (merged by run label).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import shlex
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _common import DEFAULT_DATA, HERE, ROOT, command_line, machine, now, write_json  # noqa: E402
+
+IMDB_MODELS = ["rnn", "lstm", "gru", "bilstm", "deep_lstm", "attention_rnn", "cnn_lstm",
+               "transformer", "bert", "gpt", "hopfield"]
+ETT_HORIZONS = [96, 192, 336, 720]
+
+ANCHORS = {
+    "imdb": {"Keras BiLSTM example": 0.843, "Keras Transformer example": 0.875, "Maas et al. 2011": 0.889,
+             "fastText bigram (Keras example)": 0.906, "NBSVM-bi (Wang & Manning 2012)": 0.912},
+    "fsdd": {"CNN on MFCC (published range)": "0.97-0.99"},
+    "ett": {"DLinear (Zeng et al. 2023), H=96": {"mse": 0.375, "mae": 0.399},
+            "PatchTST/64 (Nie et al. 2023), H=96": {"mse": 0.370, "mae": 0.400},
+            "DLinear H=192/336/720 (MSE)": [0.405, 0.439, 0.472],
+            "PatchTST/64 H=192/336/720 (MSE)": [0.413, 0.422, 0.447]},
+}
+
+
+def runs(suite: str, quick: bool, models: list[str] | None) -> list[tuple[str, str, list[str]]]:
+    """(label, recipe module, extra argv) for every run of `suite`."""
+    if suite == "imdb":
+        names = models or (["bilstm", "hopfield"] if quick else IMDB_MODELS)
+        extra = ["--limit", "2000", "--epochs", "1"] if quick else []
+        return [(f"imdb-{m}" + ("-quick" if quick else ""), "recipes.imdb", ["--model", m, *extra]) for m in names]
+    if suite == "fsdd":
+        names = models or ["deepspeech2"]
+        extra = ["--epochs", "3"] if quick else []
+        return [(f"fsdd-{m}" + ("-quick" if quick else ""), "recipes.speech_commands", ["--model", m, *extra])
+                for m in names]
+    if suite == "ett":
+        names = models or ["gru"]
+        horizons = [96] if quick else ETT_HORIZONS
+        extra = ["--epochs", "1"] if quick else []
+        return [(f"etth1-{m}-{h}" + ("-quick" if quick else ""), "recipes.ett",
+                 ["--model", m, "--horizon", str(h), *extra]) for m in names for h in horizons]
+    raise ValueError(suite)
+
+
+DATA_SUBDIR = {"recipes.imdb": "imdb", "recipes.speech_commands": "fsdd", "recipes.ett": "ett"}
+
+
+def _history(path: str) -> dict[str, list[float]]:
+    if not os.path.isfile(path):
+        return {}
+    with open(path) as f:
+        rows = list(csv.DictReader(f))
+    return {k: [float(r[k]) for r in rows if r.get(k) not in (None, "")] for k in (rows[0] if rows else {})}
+
+
+def run_one(label: str, module: str, extra: list[str], args) -> dict:
+    out = os.path.join(args.runs_dir, label)
+    data_dir = os.path.join(args.data_dir, DATA_SUBDIR[module])
+    argv = ["python", "-m", module, "--data-dir", data_dir, *extra, "--out", out, "--quiet"]
+    metrics_path = os.path.join(out, "metrics.json")
+    wall = None
+    if args.rerun or not os.path.isfile(metrics_path):
+        run_argv = argv + (["--overwrite"] if os.path.isfile(metrics_path) else [])
+        print(f"[{label}] {shlex.join(run_argv)}", flush=True)
+        start = time.perf_counter()
+        done = subprocess.run([sys.executable, *run_argv[1:]], cwd=ROOT, check=False)
+        wall = round(time.perf_counter() - start, 1)
+        if done.returncode != 0:
+            print(f"[{label}] failed with exit code {done.returncode}", flush=True)
+            return {"label": label, "command": shlex.join(argv), "error": done.returncode}
+    with open(metrics_path) as f:
+        metrics = json.load(f)
+    history = _history(os.path.join(out, "history.csv"))
+    row = {
+        "label": label,
+        "command": shlex.join(argv),
+        "model": metrics["model"],
+        "params": metrics["params"],
+        "epochs_run": metrics["epochs_run"],
+        "train_seconds": metrics["train_seconds"],
+        "examples_per_second": metrics["examples_per_second"],
+        "wall_seconds": wall,
+    }
+    for key in ("test_accuracy", "test_loss", "test_mse", "test_mae", "baseline_mse", "baseline_mae"):
+        if key in metrics:
+            row[key] = round(float(metrics[key]), 4)
+    for key in ("val_accuracy", "val_loss"):
+        if history.get(key):
+            values = history[key]
+            row[f"best_{key}"] = round(max(values) if key.endswith("accuracy") else min(values), 4)
+            row[f"last_{key}"] = round(values[-1], 4)
+    shown = {k: row[k] for k in ("test_accuracy", "test_mse", "test_mae", "baseline_mse") if k in row}
+    print(f"[{label}] {shown} train {row['train_seconds']:.0f} s, {row['params']:,d} params", flush=True)
+    return row
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="IMDB on 2,000 reviews for 1 epoch, FSDD 3 epochs, ETTh1-96 1 epoch")
+    parser.add_argument("--suite", default="imdb,fsdd,ett", help="comma-separated: imdb, fsdd, ett (default: all)")
+    parser.add_argument("--models", default=None, help="comma-separated models (default: the suite's list)")
+    parser.add_argument("--data-dir", default=DEFAULT_DATA, help="folder with imdb/, fsdd/, ett/ (default: %(default)s)")
+    parser.add_argument("--runs-dir", default=os.path.join(ROOT, "runs", "benchmarks"),
+                        help="where the run directories go (default: %(default)s)")
+    parser.add_argument("--rerun", action="store_true", help="train again even where a complete run exists")
+    parser.add_argument("--json", default=os.path.join(HERE, "accuracy.json"))
+    args = parser.parse_args(argv)
+    suites = [s.strip() for s in args.suite.split(",") if s.strip()]
+    bad = [s for s in suites if s not in ANCHORS]
+    if bad:
+        parser.error(f"unknown suite {', '.join(bad)}; choose from imdb, fsdd, ett")
+    models = args.models.split(",") if args.models else None
+    start = time.perf_counter()
+    rows = [run_one(label, module, extra, args)
+            for suite in suites for label, module, extra in runs(suite, args.quick, models)]
+    wall = round(time.perf_counter() - start, 1)
+    previous = {}
+    if os.path.isfile(args.json):
+        with open(args.json) as f:
+            previous = {r["label"]: r for r in json.load(f).get("rows", [])}
+    previous.update({r["label"]: r for r in rows})
+    write_json(args.json, {
+        "benchmark": "accuracy", "date": now(), "command": command_line(), "machine": machine(),
+        "wall_seconds_last_invocation": wall, "anchors": ANCHORS, "rows": list(previous.values()),
+    })
+    print(f"wall {wall:.0f} s", flush=True)
+    return 0 if all("error" not in r for r in rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

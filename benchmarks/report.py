@@ -1,0 +1,112 @@
+"""Print the markdown tables of RESULTS.md from the benchmarks' JSON files.
+
+    python benchmarks/report.py                 # every JSON in benchmarks/
+    python benchmarks/report.py --dir /tmp/quick
+
+Numbers are copied, never recomputed: each table names the JSON, its date and
+the command that wrote it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def _load(directory: str, name: str) -> dict | None:
+    path = os.path.join(directory, f"{name}.json")
+    if not os.path.isfile(path):
+        return None
+    with open(path) as f:
+        return json.load(f)
+
+
+def _table(header: list[str], rows: list[list]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join("" if v is None else str(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _source(payload: dict, name: str) -> str:
+    wall = payload.get("wall_seconds", payload.get("wall_seconds_last_invocation"))
+    return f"`{name}.json`, {payload['date']}, `{payload['command']}`" + (f", wall {wall:.0f} s" if wall else "")
+
+
+def overhead(p: dict) -> str:
+    rows = [[r["model"], f"{r['params_seqzoo']:,}", "yes" if r["params_match"] else "NO",
+             r["seqzoo_examples_per_s"], r["direct_examples_per_s"], f"**{r['ratio']:.3f}**", f"{r['ratio_median_paired']:.3f}"]
+            for r in p["rows"] + p.get("controls", [])]
+    s = p["summary"]
+    return (_table(["model", "params", "same params", "seqzoo ex/s", "direct Keras ex/s", "ratio (fastest rounds)",
+                    "ratio (median of rounds)"], rows)
+            + f"\n\nMedian ratio {s['median_ratio']:.3f}, lowest {s['min_ratio']:.3f} (target >= 0.98); "
+              f"A/A controls (seqzoo against itself): {s.get('control_ratios')}.")
+
+
+def pipeline(p: dict) -> str:
+    rows = [[r["recipe"], r["model"], r["steps_per_epoch"], r["batch_size"], r["pipeline_step_ms"], r["memory_step_ms"],
+             f"**{r['ratio']:.3f}**", r.get("pipeline_alone_ms_per_batch")] for r in p["rows"]]
+    return _table(["recipe", "model", "steps/epoch", "batch", "pipeline ms/step", "in-memory ms/step", "ratio",
+                   "pipeline alone ms/batch"], rows)
+
+
+def accuracy(p: dict) -> str:
+    out = []
+    imdb = [r for r in p["rows"] if r["label"].startswith("imdb") and "error" not in r]
+    if imdb:
+        out.append(_table(["model", "test accuracy", "best val accuracy", "epochs", "train s", "params", "label"],
+                          [[r["model"], f"**{r['test_accuracy']:.4f}**", r.get("best_val_accuracy"), r["epochs_run"],
+                            round(r["train_seconds"]), f"{r['params']:,}", r["label"]]
+                           for r in sorted(imdb, key=lambda r: -r["test_accuracy"])]))
+    fsdd = [r for r in p["rows"] if r["label"].startswith("fsdd") and "error" not in r]
+    if fsdd:
+        out.append(_table(["model", "test accuracy", "epochs", "train s", "params", "label"],
+                          [[r["model"], f"**{r['test_accuracy']:.4f}**", r["epochs_run"], round(r["train_seconds"]),
+                            f"{r['params']:,}", r["label"]] for r in fsdd]))
+    ett = [r for r in p["rows"] if r["label"].startswith("etth1") and "error" not in r]
+    if ett:
+        out.append(_table(["model", "horizon", "test MSE", "test MAE", "persistence MSE", "persistence MAE", "epochs",
+                           "train s", "label"],
+                          [[r["model"], r["label"].split("-")[2], f"**{r['test_mse']:.4f}**", f"{r['test_mae']:.4f}",
+                            r.get("baseline_mse"), r.get("baseline_mae"), r["epochs_run"], round(r["train_seconds"]),
+                            r["label"]] for r in ett]))
+    failed = [r["label"] for r in p["rows"] if "error" in r]
+    if failed:
+        out.append("Failed runs: " + ", ".join(failed))
+    return "\n\n".join(out)
+
+
+def cost(p: dict) -> str:
+    lengths = p["settings"]["lengths"]
+    models = list(dict.fromkeys(r["model"] for r in p["rows"]))
+    by = {(r["model"], r["seq_len"]): r for r in p["rows"]}
+
+    def cell(m, n, key):
+        r = by.get((m, n))
+        return "failed" if r is None or "error" in r else r[key]
+
+    rows = [[m, by.get((m, lengths[0]), {}).get("family"), f"{by.get((m, lengths[0]), {}).get('params', 0):,}",
+             *[cell(m, n, "step_ms") for n in lengths], *[cell(m, n, "train_mib") for n in lengths],
+             p.get("step_time_exponent", {}).get(m)] for m in models]
+    return _table(["model", "family", "params", *[f"ms/step @{n}" for n in lengths],
+                   *[f"train MiB @{n}" for n in lengths], "k (step ~ len^k)"], rows)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dir", default=HERE, help="folder with the JSON files (default: %(default)s)")
+    args = parser.parse_args(argv)
+    for name, render in (("overhead", overhead), ("pipeline", pipeline), ("accuracy", accuracy), ("cost", cost)):
+        payload = _load(args.dir, name)
+        if payload is None:
+            continue
+        print(f"### {name}\n\nSource: {_source(payload, name)}\n\n{render(payload)}\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
