@@ -68,12 +68,6 @@ def median(values: list[float]) -> float:
     return float(statistics.median(values))
 
 
-def timed(fn: Callable[[], Any]) -> float:
-    start = time.perf_counter()
-    fn()
-    return time.perf_counter() - start
-
-
 def rss_bytes() -> int:
     """Current resident set size of this process (Linux)."""
     with open("/proc/self/statm") as f:
@@ -106,13 +100,37 @@ class PeakRss:
         self.peak = max(self.peak, rss_bytes())
 
 
-def interleaved(runs: dict[str, Callable[[], Any]], reps: int) -> dict[str, list[float]]:
-    """Seconds of each of `runs`, timed in `reps` rounds after one untimed warm-up call
-    each (tracing, caches); the order flips every round so drift hits both alike."""
+def fit_seconds(model, data) -> float:
+    """Seconds of one `model.fit(data, epochs=1)`, from `on_train_begin` to `on_train_end`.
+
+    Leaves out what `fit` does after training: on this machine tearing down the
+    `tf.data` iterator sometimes waits in doubling sleeps (the wall time of a
+    `fit` call then snaps to 10 ms x (2^k - 1): 1.27, 2.55, 5.11, 10.23 s...),
+    which would swamp the differences these benchmarks look for.
+    """
+    import keras
+
+    marks: dict[str, float] = {}
+
+    class _Marks(keras.callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            marks["begin"] = time.perf_counter()
+
+        def on_train_end(self, logs=None):
+            marks["end"] = time.perf_counter()
+
+    model.fit(data, epochs=1, verbose=0, callbacks=[_Marks()])
+    return marks["end"] - marks["begin"]
+
+
+def interleaved(runs: dict[str, Callable[[], float]], reps: int) -> dict[str, list[float]]:
+    """`reps` rounds of each of `runs` (each returns the seconds it measured) after one
+    untimed warm-up call each (tracing, caches); the order flips every round so drift
+    hits both alike."""
     for run in runs.values():
         run()
     seconds: dict[str, list[float]] = {key: [] for key in runs}
     for rep in range(reps):
         for key in (list(runs) if rep % 2 == 0 else list(runs)[::-1]):
-            seconds[key].append(timed(runs[key]))
+            seconds[key].append(runs[key]())
     return seconds

@@ -31,7 +31,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import HERE, PeakRss, command_line, machine, median, now, rss_bytes, write_json  # noqa: E402
+from _common import HERE, PeakRss, command_line, fit_seconds, machine, median, now, rss_bytes, write_json  # noqa: E402
 
 FAMILIES = {
     "rnn": "recurrent", "lstm": "recurrent", "gru": "recurrent", "bilstm": "recurrent",
@@ -63,11 +63,7 @@ def worker(model_name: str, seq_len: int, args) -> dict:
     built = rss_bytes()
     with PeakRss() as peak:
         model.fit(data, epochs=1, verbose=0)  # warm-up: tracing
-        seconds = []
-        for _ in range(args.reps):
-            start = time.perf_counter()
-            model.fit(data, epochs=1, verbose=0)
-            seconds.append(time.perf_counter() - start)
+        seconds = [fit_seconds(model, data) for _ in range(args.reps)]
     return {
         "model": model_name,
         "family": FAMILIES.get(model_name, "?"),

@@ -35,7 +35,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import DEFAULT_DATA, HERE, command_line, interleaved, machine, now, write_json  # noqa: E402
+from _common import DEFAULT_DATA, HERE, command_line, fit_seconds, interleaved, machine, now, write_json  # noqa: E402
 
 import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
@@ -73,7 +73,7 @@ def measure(recipe_name: str, model_name: str | None, args) -> dict:
     memory = data.train.cache()
     steps = sum(1 for _ in memory)  # fills the cache: one epoch of the pipeline's batches
     sources = {"pipeline": data.train, "memory": memory}
-    seconds = interleaved({k: (lambda d=d: model.fit(d, epochs=1, verbose=0)) for k, d in sources.items()}, args.reps)
+    seconds = interleaved({k: (lambda d=d: fit_seconds(model, d)) for k, d in sources.items()}, args.reps)
     start = time.perf_counter()
     produced = sum(1 for _ in data.train)  # the pipeline alone, no training: its own cost per batch
     alone_ms = 1000 * (time.perf_counter() - start) / max(produced, 1)

@@ -191,3 +191,36 @@ def test_cli_subprocess(csv_dir, tmp_path):
     assert len(lines) == 1 and lines[0].startswith("python -m recipes.imdb: error: --model: unknown model")
     assert "did you mean 'bilstm'" in lines[0]
     assert not (tmp_path / "x").exists()
+
+
+def test_bigram_vocabulary_appends_bigram_ids():
+    texts = np.array(["good movie good movie", "bad movie", "good plot", "bad plot bad"])
+    vectorizer = text.fit_vectorizer(texts, max_tokens=50, ngrams=2)
+    vocabulary = vectorizer.get_vocabulary()
+    assert "good movie" in vocabulary and "bad plot" in vocabulary
+    ids = vectorizer(["good movie bad"]).to_list()[0]
+    words = [str(vocabulary[i]) for i in ids]
+    assert words == ["good", "movie", "bad", "good movie", "[UNK]"], words  # "movie bad": not in train
+
+
+@pytest.mark.parametrize(
+    "argv,expected",
+    [
+        ([], {"ngrams": 1, "max_tokens": 10000, "seq_len": 800}),
+        (["--model", "hopfield"], {"ngrams": 2, "max_tokens": 200000, "seq_len": 1600}),
+        (["--model", "hopfield", "--ngrams", "1", "--seq-len", "50"], {"ngrams": 1, "max_tokens": 200000, "seq_len": 50}),
+    ],
+)
+def test_data_defaults_depend_on_the_model_and_flags_win(argv, expected):
+    recipe = ImdbRecipe()
+    args = runner.build_parser(recipe).parse_args(argv)
+    recipe.check_args(args)
+    assert {key: getattr(args, key) for key in expected} == expected
+
+
+def test_patience_keeps_the_best_validation_epoch():
+    recipe = ImdbRecipe()
+    parser = runner.build_parser(recipe)
+    (stopper,) = recipe.callbacks(parser.parse_args([]), None)
+    assert stopper.monitor == "val_loss" and stopper.patience == 1 and stopper.restore_best_weights
+    assert recipe.callbacks(parser.parse_args(["--patience", "0"]), None) == []
