@@ -48,7 +48,10 @@ class ImdbRecipe(Recipe):
     # two epochs, keeping the epoch with the lowest validation loss (--patience 1);
     # a 10k vocabulary, 64-wide embeddings, masked max pooling and dropout 0.5 for
     # the recurrent models. Hopfield pooling alone (depth 0) is order-free: it reads a
-    # bag of words and word bigrams (see data_defaults), fastText-style.
+    # bag of words and word bigrams (see flag_defaults), fastText-style, with 16-wide
+    # embeddings, dropout 0.5 and Adam at 5e-4 (it memorises the training reviews
+    # within two epochs otherwise). bilstm trains on batches of 32 (validation 0.900
+    # against 0.885 with 64, in about the same time on 2 CPU cores).
     defaults = {"epochs": 2, "batch_size": 64, "learning_rate": 1e-3}
     model_defaults = {
         "*": {"embed_dim": 64},
@@ -56,20 +59,21 @@ class ImdbRecipe(Recipe):
         "deep_lstm": {"units": 64, "depth": 2, "pool": "max", "dropout": 0.5},
         "attention_rnn": {"units": 64, "depth": 1, "dropout": 0.5},
         "cnn_lstm": {"filters": 64, "units": 64, "pool": "max", "dropout": 0.5},
-        "hopfield": {"depth": 0},
+        "hopfield": {"depth": 0, "embed_dim": 16, "dropout": 0.5},
     }
-    # Defaults of the data flags that depend on --model ("*": every other model).
-    data_defaults = {
+    # Defaults of the flags that depend on --model ("*": every other model).
+    flag_defaults = {
         "*": {"ngrams": 1, "max_tokens": 10000, "seq_len": 800},
-        "hopfield": {"ngrams": 2, "max_tokens": 200000, "seq_len": 1600},
+        "hopfield": {"ngrams": 2, "max_tokens": 200000, "seq_len": 1600, "learning_rate": 5e-4},
+        "bilstm": {"batch_size": 32},
     }
     artifacts = ("vocabulary.txt",)
 
     def add_arguments(self, group: argparse._ArgumentGroup) -> None:
         group.add_argument("--max-tokens", type=flags.positive_int, default=None,
-                           help="vocabulary size incl. padding and OOV ids " + self._default_text("max_tokens"))
+                           help="vocabulary size incl. padding and OOV ids " + self.default_text("max_tokens"))
         group.add_argument("--seq-len", type=flags.positive_int, default=None,
-                           help="tokens kept per review " + self._default_text("seq_len"))
+                           help="tokens kept per review " + self.default_text("seq_len"))
         group.add_argument("--truncate", choices=("end", "start"), default="end",
                            help="which tokens a longer review keeps (default: %(default)s)")
         group.add_argument("--no-bucketing", action="store_true",
@@ -77,7 +81,7 @@ class ImdbRecipe(Recipe):
                            "similar length together (bucketing is about 2x faster)")
         group.add_argument("--ngrams", type=flags.positive_int, default=None, metavar="N",
                            help="1: words; N > 1: words then 2..N-grams, each an id of the vocabulary "
-                           "(a bag of n-grams; --seq-len then counts n-gram ids) " + self._default_text("ngrams"))
+                           "(a bag of n-grams; --seq-len then counts n-gram ids) " + self.default_text("ngrams"))
         group.add_argument("--patience", type=flags.non_negative_int, default=1, metavar="N",
                            help="stop after N epochs without a lower validation loss and keep the "
                            "best epoch's weights; 0 = train every epoch (default: %(default)s)")
@@ -85,14 +89,7 @@ class ImdbRecipe(Recipe):
                            help="fraction of the training reviews held out for validation "
                            "(default: %(default)s)")
 
-    def _default_text(self, key: str) -> str:
-        special = "; ".join(f"{m}: {v[key]}" for m, v in self.data_defaults.items() if m != "*" and key in v)
-        return f"(default: {self.data_defaults['*'][key]}" + (f"; {special})" if special else ")")
-
     def check_args(self, args: argparse.Namespace) -> None:
-        for key, value in {**self.data_defaults["*"], **self.data_defaults.get(args.model, {})}.items():
-            if getattr(args, key) is None:
-                setattr(args, key, value)
         if args.max_tokens < 3:
             raise runner.UsageError("--max-tokens must be at least 3 (padding, OOV and one word)")
 

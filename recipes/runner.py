@@ -20,6 +20,11 @@ class MyRecipe(Recipe):
                                       # seqzoo keywords per model; "*" applies to every model
                                       # that declares the key (task keywords always apply);
                                       # --set overrides both
+    flag_defaults = {"*": {"seq_len": 800}, "hopfield": {"seq_len": 1600, "learning_rate": 5e-4}}
+                                      # flag defaults that depend on --model: "*" holds those of
+                                      # the recipe's own flags declared with default=None, a model
+                                      # entry overrides them and the shared flags' `defaults`;
+                                      # a flag given on the command line wins
     artifacts = ("vocabulary.txt",)   # extra files the recipe writes (removed by --overwrite)
 
     def add_arguments(self, group): ...       # recipe-specific flags (an argparse group)
@@ -154,6 +159,10 @@ class TaskData:
     extras: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
+# The shared flags' defaults; a recipe's `defaults` overrides them.
+SHARED_DEFAULTS: dict[str, Any] = {"epochs": 5, "batch_size": 64, "learning_rate": 1e-3}
+
+
 class Recipe:
     """Base class of the recipes; see the module docstring for the contract."""
 
@@ -162,6 +171,7 @@ class Recipe:
     default_model: str = "bilstm"
     defaults: dict[str, Any] = {}
     model_defaults: dict[str, dict[str, Any]] = {}
+    flag_defaults: dict[str, dict[str, Any]] = {}
     artifacts: tuple[str, ...] = ()
 
     def add_arguments(self, group: argparse._ArgumentGroup) -> None:
@@ -169,6 +179,14 @@ class Recipe:
 
     def check_args(self, args: argparse.Namespace) -> None:
         """Check flag combinations before any data is read (raise `UsageError`/`DataError`)."""
+
+    def default_text(self, key: str) -> str:
+        """`(default: 10000; hopfield: 200000)`: a flag's default and its per-model exceptions."""
+        base = {**SHARED_DEFAULTS, **self.defaults, **self.flag_defaults.get("*", {})}[key]
+        special = "; ".join(f"{m}: {v[key]:g}" if isinstance(v[key], float) else f"{m}: {v[key]}"
+                            for m, v in self.flag_defaults.items() if m != "*" and key in v)
+        base_text = f"{base:g}" if isinstance(base, float) else str(base)
+        return f"(default: {base_text}" + (f"; {special})" if special else ")")
 
     def load(self, args: argparse.Namespace) -> TaskData:
         raise NotImplementedError
@@ -191,22 +209,32 @@ class Recipe:
 
 # Task keywords a user may --set; the others (inputs, seq_len, vocab_size, features,
 # head, num_classes, horizon, targets) are fixed by the recipe from its data and flags.
-SETTABLE_TASK_KEYS = ("embed_dim", "normalize", "linear_skip")
+SETTABLE_TASK_KEYS = ("embed_dim", "token_dropout", "normalize", "linear_skip")
 
 # Flags that may differ when an interrupted run is resumed.
 _RESUME_FREE_FLAGS = ("quiet", "overwrite", "strategy", "out")
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse with one-line errors: `prog: error: message (see --help)`, exit 2."""
+    """argparse with one-line errors (`prog: error: message (see --help)`, exit 2) that
+    fills the flags left at None from `model_flag_defaults` of the parsed --model."""
+
+    model_flag_defaults: dict[str, dict[str, Any]] = {}
 
     def error(self, message: str) -> None:  # type: ignore[override]
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
+    def parse_known_args(self, args=None, namespace=None):  # type: ignore[override]
+        namespace, extras = super().parse_known_args(args, namespace)
+        table = self.model_flag_defaults
+        for key, value in {**table.get("*", {}), **table.get(getattr(namespace, "model", None), {})}.items():
+            if getattr(namespace, key, None) is None:
+                setattr(namespace, key, value)
+        return namespace, extras
+
 
 def build_parser(recipe: Recipe) -> argparse.ArgumentParser:
     """The command-line parser: the shared flags, then the recipe's own group."""
-    defaults = {"epochs": 5, "batch_size": 64, "learning_rate": 1e-3, **recipe.defaults}
     prog = f"python -m recipes.{recipe.name}"
     parser = _Parser(
         prog=prog,
@@ -221,15 +249,15 @@ def build_parser(recipe: Recipe) -> argparse.ArgumentParser:
     shared = parser.add_argument_group("shared flags (every recipe)")
     shared.add_argument("--model", default=recipe.default_model,
                         help="any registered seqzoo model (default: %(default)s)")
-    shared.add_argument("--epochs", type=flags.positive_int, default=defaults["epochs"],
-                        help="training epochs (default: %(default)s)")
-    shared.add_argument("--batch-size", type=flags.positive_int, default=defaults["batch_size"],
+    shared.add_argument("--epochs", type=flags.positive_int, default=None,
+                        help="training epochs " + recipe.default_text("epochs"))
+    shared.add_argument("--batch-size", type=flags.positive_int, default=None,
                         help="GLOBAL batch size, split across the strategy's replicas "
-                        "(default: %(default)s)")
-    shared.add_argument("--learning-rate", type=flags.positive_float, default=defaults["learning_rate"],
-                        help="Adam learning rate (default: %(default)s)")
+                        + recipe.default_text("batch_size"))
+    shared.add_argument("--learning-rate", type=flags.positive_float, default=None,
+                        help="Adam learning rate " + recipe.default_text("learning_rate"))
     shared.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="model hyperparameter or embed_dim/normalize/linear_skip, repeatable, "
+                        help="model hyperparameter or embed_dim/token_dropout/normalize/linear_skip, repeatable, "
                         "e.g. --set units=128 --set dropout=0.2 (values: int, float, "
                         "true/false, none, or text)")
     shared.add_argument("--data-dir", default=None,
@@ -256,6 +284,10 @@ def build_parser(recipe: Recipe) -> argparse.ArgumentParser:
     from recipes import tuning  # noqa: PLC0415  (--tune flags; recipes.tuning imports this module)
 
     tuning.add_arguments(parser)
+    parser.model_flag_defaults = {
+        "*": {**SHARED_DEFAULTS, **recipe.defaults, **recipe.flag_defaults.get("*", {})},
+        **{model: dict(values) for model, values in recipe.flag_defaults.items() if model != "*"},
+    }
     return parser
 
 

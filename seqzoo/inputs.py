@@ -26,6 +26,10 @@ class Stem:
 def tokens(task: Task) -> Stem:
     ids = keras.Input(shape=(task.seq_len,), dtype="int32", name="tokens")
     x = keras.layers.Embedding(task.vocab_size, task.embed_dim, mask_zero=True, name="embedding")(ids)
+    if task.token_dropout:
+        # One draw per token, shared by its channels: a dropped word is gone, not
+        # thinned. The mask passes through (a dropped token reads as a zero vector).
+        x = keras.layers.Dropout(task.token_dropout, noise_shape=(None, None, 1), name="token_dropout")(x)
     return Stem(ids, x)
 
 

@@ -10,6 +10,7 @@ same for every model:
 | `seq_len` | all | `None` (tokens, frames), `96` (series) | fixed time length, `None` for variable length |
 | `vocab_size` | tokens | `20000` | ids in `[0, vocab_size)` |
 | `embed_dim` | tokens | `128` | embedding width |
+| `token_dropout` | tokens | `0.0` | while training, zero this fraction of the token embeddings, whole tokens at a time ("word dropout", Iyyer et al. 2015) |
 | `features` | frames, series | `40` (frames), `1` (series) | channels per time step |
 | `normalize` | series | `True` | per-window instance normalisation, undone on the forecast (RevIN, Kim et al. 2022) |
 | `head` | all | `"classification"` | `"classification"` or `"forecast"` |
@@ -24,7 +25,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from seqzoo.params import Bool, Choice, Int, ParamError, validate_all
+from seqzoo.params import Bool, Choice, Float, Int, ParamError, validate_all
 
 INPUT_KINDS = ("tokens", "frames", "series")
 HEADS = ("classification", "forecast")
@@ -34,6 +35,8 @@ TASK_PARAMS = {
     "seq_len": Int(None, low=1, allow_none=True, help="time steps; None = variable"),
     "vocab_size": Int(20000, low=2, help="token vocabulary size (id 0 = padding)"),
     "embed_dim": Int(128, low=1, help="token embedding width"),
+    "token_dropout": Float(0.0, low=0.0, high=1.0, high_inclusive=False,
+                           help="training-time dropout of whole token embeddings (word dropout)"),
     "features": Int(None, low=1, allow_none=True, help="channels per step (frames, series)"),
     "normalize": Bool(True, help="instance-normalise each series window (RevIN)"),
     "head": Choice("classification", HEADS, help="output head"),
@@ -48,6 +51,7 @@ TASK_PARAMS = {
 _APPLIES = {
     "vocab_size": ("inputs", ("tokens",)),
     "embed_dim": ("inputs", ("tokens",)),
+    "token_dropout": ("inputs", ("tokens",)),
     "features": ("inputs", ("frames", "series")),
     "normalize": ("inputs", ("series",)),
     "num_classes": ("head", ("classification",)),
@@ -71,6 +75,7 @@ class Task:
     seq_len: int | None
     vocab_size: int
     embed_dim: int
+    token_dropout: float
     features: int | None
     normalize: bool
     head: str

@@ -178,6 +178,30 @@ def test_parse_set_values():
     }
 
 
+class _PerModelToy(ToyRecipe):
+    flag_defaults = {"lstm": {"learning_rate": 5e-4, "epochs": 3}}
+
+
+@pytest.mark.parametrize(
+    "argv,expected",
+    [
+        ([], {"epochs": 1, "batch_size": 16, "learning_rate": 1e-2}),  # the recipe's defaults
+        (["--model", "lstm"], {"epochs": 3, "batch_size": 16, "learning_rate": 5e-4}),
+        (["--model", "lstm", "--epochs", "2", "--learning-rate", "0.1"], {"epochs": 2, "learning_rate": 0.1}),
+    ],
+)
+def test_shared_flag_defaults_follow_the_model_and_given_flags_win(argv, expected):
+    args = runner.build_parser(_PerModelToy()).parse_args(argv)
+    assert {key: getattr(args, key) for key in expected} == expected
+
+
+def test_help_shows_the_per_model_defaults(capsys):
+    with pytest.raises(SystemExit):
+        runner.main(_PerModelToy(), ["--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "(default: 0.01; lstm: 0.0005)" in text and "(default: 1; lstm: 3)" in text
+
+
 def test_help_lists_every_shared_flag(capsys):
     with pytest.raises(SystemExit) as exit_:
         runner.main(ToyRecipe(), ["--help"])

@@ -115,6 +115,23 @@ def test_series_forecast_with_instance_norm_and_linear_skip_learns_a_sine():
     assert losses[-1] < 0.5 * persistence, (losses, persistence)
 
 
+def test_token_dropout_drops_whole_tokens_in_training_only():
+    model = seqzoo.build("hopfield", **INPUTS["tokens"], token_dropout=0.5, depth=0)
+    ids = np.random.default_rng(4).integers(1, 50, size=(8, 64)).astype("int32")
+    embedded = np.asarray(model.get_layer("embedding")(ids))
+    dropped = np.asarray(model.get_layer("token_dropout")(embedded, training=True))
+    gone = np.all(dropped == 0, axis=-1)  # (batch, time): the whole vector or nothing
+    assert 0.35 < gone.mean() < 0.65
+    np.testing.assert_allclose(dropped[~gone], 2.0 * embedded[~gone], rtol=1e-6)  # kept tokens rescaled
+    np.testing.assert_allclose(model(ids, training=False), model(ids, training=False))
+    assert not np.allclose(model(ids, training=True), model(ids, training=False))
+    clone = keras.Model.from_config(model.get_config())
+    assert clone.get_layer("token_dropout").rate == 0.5
+    assert "token_dropout" not in [layer.name for layer in seqzoo.build("hopfield", **INPUTS["tokens"]).layers]
+    with pytest.raises(ValueError, match="token_dropout applies only to inputs='tokens'"):
+        seqzoo.build("gru", **INPUTS["series"], token_dropout=0.1)
+
+
 def _assert_same_predictions(a, b, x):
     np.testing.assert_allclose(a(x, training=False), b(x, training=False), rtol=1e-5, atol=1e-6)
 
