@@ -10,6 +10,7 @@ interrupted benchmark continues where it stopped.
     python benchmarks/accuracy.py                           # IMDB 11 models, FSDD, ETTh1 96..720
     python benchmarks/accuracy.py --suite imdb --models bilstm,hopfield
     python benchmarks/accuracy.py --suite ett --data-dir ../shared/data
+    python benchmarks/accuracy.py --suite imdb --models bilstm --seeds 42,1,2   # seed spread
 
 Suites: `imdb` (test accuracy, 25,000 reviews), `fsdd` (official split,
 test accuracy), `ett` (ETTh1 multivariate, 336 -> 96/192/336/720, MSE/MAE on
@@ -46,6 +47,16 @@ ANCHORS = {
             "DLinear H=192/336/720 (MSE)": [0.405, 0.439, 0.472],
             "PatchTST/64 H=192/336/720 (MSE)": [0.413, 0.422, 0.447]},
 }
+
+
+DEFAULT_SEED = 42  # the recipes' --seed default: its runs carry no seed in their label
+
+
+def seeded(runs_: list[tuple[str, str, list[str]]], seeds: list[int]) -> list[tuple[str, str, list[str]]]:
+    """Each run once per seed; runs with another seed than the default get `-seed{N}` labels."""
+    return [(label if seed == DEFAULT_SEED else f"{label}-seed{seed}", module,
+             extra if seed == DEFAULT_SEED else [*extra, "--seed", str(seed)])
+            for seed in seeds for label, module, extra in runs_]
 
 
 def runs(suite: str, quick: bool, models: list[str] | None) -> list[tuple[str, str, list[str]]]:
@@ -101,6 +112,7 @@ def run_one(label: str, module: str, extra: list[str], args) -> dict:
         "label": label,
         "command": shlex.join(argv),
         "model": metrics["model"],
+        "seed": metrics.get("seed"),
         "params": metrics["params"],
         "epochs_run": metrics["epochs_run"],
         "train_seconds": metrics["train_seconds"],
@@ -129,6 +141,8 @@ def main(argv=None) -> int:
     parser.add_argument("--runs-dir", default=os.path.join(ROOT, "runs", "benchmarks"),
                         help="where the run directories go (default: %(default)s)")
     parser.add_argument("--rerun", action="store_true", help="train again even where a complete run exists")
+    parser.add_argument("--seeds", default=str(DEFAULT_SEED),
+                        help="comma-separated --seed values, one run each (default: %(default)s)")
     parser.add_argument("--json", default=os.path.join(HERE, "accuracy.json"))
     args = parser.parse_args(argv)
     suites = [s.strip() for s in args.suite.split(",") if s.strip()]
@@ -136,9 +150,13 @@ def main(argv=None) -> int:
     if bad:
         parser.error(f"unknown suite {', '.join(bad)}; choose from imdb, fsdd, ett")
     models = args.models.split(",") if args.models else None
+    try:
+        seeds = [int(v) for v in args.seeds.split(",") if v.strip()]
+    except ValueError:
+        parser.error(f"--seeds {args.seeds!r}: expected comma-separated integers, e.g. 42,1,2")
     start = time.perf_counter()
     rows = [run_one(label, module, extra, args)
-            for suite in suites for label, module, extra in runs(suite, args.quick, models)]
+            for suite in suites for label, module, extra in seeded(runs(suite, args.quick, models), seeds)]
     wall = round(time.perf_counter() - start, 1)
     previous = {}
     if os.path.isfile(args.json):

@@ -17,7 +17,9 @@ warm-up epoch (tracing), then `--reps` timed epochs. Reported:
     python benchmarks/cost.py --quick     # 6 models, lengths 64 and 256
     python benchmarks/cost.py             # 10 models, lengths 64, 256, 1024, 2048
 
-Writes `benchmarks/cost.json`.
+Writes `benchmarks/cost.json`, keeping the rows of an earlier run with the same
+settings for the (model, length) pairs this run did not measure. Models with learned
+positions get `max_len = length + 1` where the length exceeds their default.
 """
 
 from __future__ import annotations
@@ -51,7 +53,11 @@ def worker(model_name: str, seq_len: int, args) -> dict:
     import seqzoo
 
     keras.utils.set_random_seed(0)
-    model = seqzoo.build(model_name, inputs="tokens", seq_len=seq_len, vocab_size=10000, embed_dim=64)
+    extra = {}
+    default_max_len = getattr(seqzoo.registry.get(model_name).params.get("max_len"), "default", None)
+    if default_max_len is not None and seq_len + 1 > default_max_len:  # learned positions ([CLS] included)
+        extra["max_len"] = seq_len + 1
+    model = seqzoo.build(model_name, inputs="tokens", seq_len=seq_len, vocab_size=10000, embed_dim=64, **extra)
     model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="binary_crossentropy", metrics=["accuracy"])
     rng = np.random.default_rng(0)
     n = args.steps * args.batch_size
@@ -68,6 +74,7 @@ def worker(model_name: str, seq_len: int, args) -> dict:
         "model": model_name,
         "family": FAMILIES.get(model_name, "?"),
         "seq_len": seq_len,
+        **extra,
         "params": int(model.count_params()),
         "step_ms": round(1000 * median(seconds) / args.steps, 2),
         "train_mib": round((peak.peak - built) / MIB, 1),
@@ -109,6 +116,13 @@ def main(argv=None) -> int:
             print(f"{model:14s} {seq_len:5d}  params {row['params']:>9,d}  step {row['step_ms']:9.1f} ms"
                   f"  train {row['train_mib']:8.1f} MiB  peak {row['peak_rss_mib']:8.1f} MiB", flush=True)
     wall = time.perf_counter() - start
+    settings = {"batch_size": args.batch_size, "steps": args.steps, "reps": args.reps,
+                "vocab_size": 10000, "embed_dim": 64}
+    previous = _previous_rows(args.json, settings)
+    done_keys = {(r["model"], r["seq_len"]) for r in rows}
+    rows = [r for r in previous if (r["model"], r["seq_len"]) not in done_keys] + rows
+    models = list(dict.fromkeys(r["model"] for r in rows))
+    lengths = sorted({r["seq_len"] for r in rows})
     scaling = {}
     for model in models:  # step time ~ length^k: k from the shortest to the longest length measured
         ok = sorted((r["seq_len"], r["step_ms"]) for r in rows if r["model"] == model and "error" not in r)
@@ -118,11 +132,20 @@ def main(argv=None) -> int:
     print(f"wall {wall:.0f} s", flush=True)
     write_json(args.json, {
         "benchmark": "cost", "date": now(), "command": command_line(), "machine": machine(),
-        "settings": {"batch_size": args.batch_size, "steps": args.steps, "reps": args.reps,
-                     "vocab_size": 10000, "embed_dim": 64, "lengths": lengths},
+        "settings": {**settings, "lengths": lengths},
         "wall_seconds": round(wall, 1), "step_time_exponent": scaling, "rows": rows,
     })
     return 0
+
+
+def _previous_rows(path: str, settings: dict) -> list[dict]:
+    """The successful rows of an earlier run with the same settings (merged by model and length)."""
+    if not os.path.isfile(path):
+        return []
+    with open(path) as f:
+        earlier = json.load(f)
+    same = all(earlier.get("settings", {}).get(k) == v for k, v in settings.items())
+    return [r for r in earlier.get("rows", []) if "error" not in r] if same else []
 
 
 if __name__ == "__main__":

@@ -64,12 +64,25 @@ def pipeline(p: dict) -> str:
 
 def accuracy(p: dict) -> str:
     out = []
-    imdb = [r for r in p["rows"] if r["label"].startswith("imdb") and "error" not in r]
+    quick = [r for r in p["rows"] if r["label"].endswith("-quick") and "error" not in r]
+    p = {**p, "rows": [r for r in p["rows"] if not r["label"].endswith("-quick")]}
+    every_seed = [r for r in p["rows"] if r["label"].startswith("imdb") and "error" not in r]
+    imdb = [r for r in every_seed if "-seed" not in r["label"]]
     if imdb:
         out.append(_table(["model", "test accuracy", "best val accuracy", "epochs", "train s", "params", "label"],
                           [[r["model"], f"**{r['test_accuracy']:.4f}**", r.get("best_val_accuracy"), r["epochs_run"],
                             round(r["train_seconds"]), f"{r['params']:,}", r["label"]]
                            for r in sorted(imdb, key=lambda r: -r["test_accuracy"])]))
+    spread = []
+    for base in sorted({r["label"] for r in imdb}):
+        runs = [r for r in every_seed if r["label"] == base or r["label"].startswith(base + "-seed")]
+        if len(runs) > 1:
+            acc = [r["test_accuracy"] for r in runs]
+            spread.append([runs[0]["model"], ", ".join(str(r.get("seed") or 42) for r in runs),
+                           ", ".join(f"{a:.4f}" for a in acc), f"**{sum(acc) / len(acc):.4f}**",
+                           f"{max(acc) - min(acc):.4f}"])
+    if spread:
+        out.append(_table(["model", "seeds", "test accuracy per seed", "mean", "max - min"], spread))
     fsdd = [r for r in p["rows"] if r["label"].startswith("fsdd") and "error" not in r]
     if fsdd:
         out.append(_table(["model", "test accuracy", "epochs", "train s", "params", "label"],
@@ -82,6 +95,10 @@ def accuracy(p: dict) -> str:
                           [[r["model"], r["label"].split("-")[2], f"**{r['test_mse']:.4f}**", f"{r['test_mae']:.4f}",
                             r.get("baseline_mse"), r.get("baseline_mae"), r["epochs_run"], round(r["train_seconds"]),
                             r["label"]] for r in ett]))
+    if quick:
+        out.append("`--quick` (smoke runs, not results: IMDB on 2,000 reviews for 1 epoch, FSDD 3 epochs, "
+                   "ETTh1-96 1 epoch): " + ", ".join(
+                       f"{r['label']} {r.get('test_accuracy', r.get('test_mse'))}" for r in quick))
     failed = [r["label"] for r in p["rows"] if "error" in r]
     if failed:
         out.append("Failed runs: " + ", ".join(failed))
