@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -51,7 +52,7 @@ def overhead(p: dict) -> str:
     controls = [_overhead_ratios(r)[0] for r in p.get("controls", [])]
     return (_table(["model", "params", "same params", "seqzoo ex/s", "direct Keras ex/s",
                     "ratio (median of rounds)", "ratio (fastest rounds)"], rows)
-            + f"\n\nMedian of the model ratios {sorted(ratios)[len(ratios) // 2]:.3f}, lowest {min(ratios):.3f}"
+            + f"\n\nMedian of the model ratios {statistics.median(ratios):.3f}, lowest {min(ratios):.3f}"
               f" (target >= 0.98); A/A controls (seqzoo against itself): {controls}.")
 
 
