@@ -37,19 +37,12 @@ def _source(payload: dict, name: str) -> str:
     return f"`{name}.json`, {payload['date']}, `{payload['command']}`" + (f", wall {wall:.0f} s" if wall else "")
 
 
-def _overhead_ratios(r: dict) -> tuple[float, float]:
-    """(median of per-round ratios, ratio of fastest rounds), from any version of the JSON."""
-    if "ratio_median_paired" in r:  # first version: "ratio" was the fastest-rounds one
-        return r["ratio_median_paired"], r["ratio"]
-    return r["ratio"], r["ratio_fastest_rounds"]
-
-
 def overhead(p: dict) -> str:
     rows = [[r["model"], f"{r['params_seqzoo']:,}", "yes" if r["params_match"] else "NO",
-             r["seqzoo_examples_per_s"], r["direct_examples_per_s"], f"**{_overhead_ratios(r)[0]:.3f}**",
-             f"{_overhead_ratios(r)[1]:.3f}"] for r in p["rows"] + p.get("controls", [])]
-    ratios = [_overhead_ratios(r)[0] for r in p["rows"]]
-    controls = [_overhead_ratios(r)[0] for r in p.get("controls", [])]
+             r["seqzoo_examples_per_s"], r["direct_examples_per_s"], f"**{r['ratio']:.3f}**",
+             f"{r['ratio_fastest_rounds']:.3f}"] for r in p["rows"] + p.get("controls", [])]
+    ratios = [r["ratio"] for r in p["rows"]]
+    controls = [r["ratio"] for r in p.get("controls", [])]
     return (_table(["model", "params", "same params", "seqzoo ex/s", "direct Keras ex/s",
                     "ratio (median of rounds)", "ratio (fastest rounds)"], rows)
             + f"\n\nMedian of the model ratios {statistics.median(ratios):.3f}, lowest {min(ratios):.3f}"

@@ -180,13 +180,15 @@ class Recipe:
     def check_args(self, args: argparse.Namespace) -> None:
         """Check flag combinations before any data is read (raise `UsageError`/`DataError`)."""
 
+    def base_flag_defaults(self) -> dict[str, Any]:
+        """Every model's flag defaults: the shared flags' (with `defaults`) and `flag_defaults["*"]`."""
+        return {**SHARED_DEFAULTS, **self.defaults, **self.flag_defaults.get("*", {})}
+
     def default_text(self, key: str) -> str:
         """`(default: 10000; hopfield: 200000)`: a flag's default and its per-model exceptions."""
-        base = {**SHARED_DEFAULTS, **self.defaults, **self.flag_defaults.get("*", {})}[key]
-        special = "; ".join(f"{m}: {v[key]:g}" if isinstance(v[key], float) else f"{m}: {v[key]}"
-                            for m, v in self.flag_defaults.items() if m != "*" and key in v)
-        base_text = f"{base:g}" if isinstance(base, float) else str(base)
-        return f"(default: {base_text}" + (f"; {special})" if special else ")")
+        show = lambda value: f"{value:g}" if isinstance(value, float) else str(value)  # noqa: E731
+        special = "; ".join(f"{m}: {show(v[key])}" for m, v in self.flag_defaults.items() if m != "*" and key in v)
+        return f"(default: {show(self.base_flag_defaults()[key])}" + (f"; {special})" if special else ")")
 
     def load(self, args: argparse.Namespace) -> TaskData:
         raise NotImplementedError
@@ -284,10 +286,7 @@ def build_parser(recipe: Recipe) -> argparse.ArgumentParser:
     from recipes import tuning  # noqa: PLC0415  (--tune flags; recipes.tuning imports this module)
 
     tuning.add_arguments(parser)
-    parser.model_flag_defaults = {
-        "*": {**SHARED_DEFAULTS, **recipe.defaults, **recipe.flag_defaults.get("*", {})},
-        **{model: dict(values) for model, values in recipe.flag_defaults.items() if model != "*"},
-    }
+    parser.model_flag_defaults = {**recipe.flag_defaults, "*": recipe.base_flag_defaults()}
     return parser
 
 
