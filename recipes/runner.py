@@ -31,7 +31,7 @@ class MyRecipe(Recipe):
     def check_args(self, args): ...            # optional: flag checks, before any data is read
     def load(self, args) -> TaskData: ...      # read + split + batch the data; raise DataError
     def callbacks(self, args, data) -> list    # optional: extra Keras callbacks (LR schedule, ...)
-    def optimizer(self, args)                  # optional: default Adam(args.learning_rate)
+    def optimizer(self, args, data)            # optional: default Adam(args.learning_rate)
     def evaluate(self, model, data, args, run_dir) -> dict
                                                # test metrics (+ plots); the default is
                                                # classification: test_loss, test_accuracy,
@@ -197,8 +197,11 @@ class Recipe:
         """Extra Keras callbacks for training (learning-rate schedule, early stopping, ...)."""
         return []
 
-    def optimizer(self, args: argparse.Namespace) -> keras.optimizers.Optimizer:
-        """The optimizer, created inside the strategy scope; default Adam(--learning-rate)."""
+    def optimizer(self, args: argparse.Namespace, data: TaskData) -> keras.optimizers.Optimizer:
+        """The optimizer, created inside the strategy scope; default Adam(--learning-rate).
+
+        `data` is there for per-step schedules (`steps_per_epoch(data, args)`).
+        """
         return keras.optimizers.Adam(args.learning_rate)
 
     def evaluate(self, model: keras.Model, data: TaskData, args: argparse.Namespace, run_dir: str) -> dict:
@@ -460,7 +463,7 @@ def build_model(
             model = seqzoo.build(args.model, **kwargs)
         except (ParamError, TypeError) as error:
             raise UsageError(f"{args.model}: {error}") from None
-        model.compile(optimizer=recipe.optimizer(args), loss=loss, metrics=metrics)
+        model.compile(optimizer=recipe.optimizer(args, data), loss=loss, metrics=metrics)
     return model
 
 
@@ -489,6 +492,21 @@ def _count_examples(dataset: tf.data.Dataset) -> int:
         return count + tf.cast(tf.shape(tf.nest.flatten(batch)[-1])[0], tf.int64)
 
     return int(dataset.reduce(tf.constant(0, tf.int64), add))
+
+
+def steps_per_epoch(data: TaskData, args: argparse.Namespace) -> int:
+    """Training batches per epoch: the dataset's known cardinality, else
+    ceil(train examples / --batch-size), else one counting pass over the data."""
+    cardinality = int(data.train.cardinality())
+    if cardinality >= 0:
+        return max(1, cardinality)
+    if data.sizes.get("train"):
+        return max(1, -(-data.sizes["train"] // args.batch_size))
+
+    def add_one(count, batch):
+        return count + 1
+
+    return max(1, int(data.train.reduce(tf.constant(0, tf.int64), add_one)))
 
 
 def _tensorboard(log_dir: str, args: argparse.Namespace) -> list[keras.callbacks.Callback]:

@@ -313,7 +313,9 @@ def run(recipe, args: argparse.Namespace, argv: Sequence[str]) -> dict[str, Any]
     data = recipe.load(args)
 
     def optimizer(learning_rate: float):
-        return recipe.optimizer(argparse.Namespace(**{**vars(args), "learning_rate": learning_rate}))
+        # A per-step schedule spans a trial's largest budget (hyperband: --max-epochs).
+        trial = {"learning_rate": learning_rate, "epochs": args.max_epochs or args.epochs}
+        return recipe.optimizer(argparse.Namespace(**{**vars(args), **trial}), data)
 
     try:
         hypermodel = zt.SeqzooHyperModel(

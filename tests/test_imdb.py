@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -14,6 +15,7 @@ import tensorflow_datasets as tfds
 from helpers_recipes import read_json, write_aclimdb, write_imdb_csv
 
 import recipes.data
+import seqzoo.layers  # noqa: F401  (registers seqzoo's layers for load_model)
 from recipes import runner
 from recipes.data import text
 from recipes.imdb import ImdbRecipe
@@ -206,8 +208,13 @@ def test_bigram_vocabulary_appends_bigram_ids():
 @pytest.mark.parametrize(
     "argv,expected",
     [
-        ([], {"ngrams": 1, "max_tokens": 10000, "seq_len": 800}),
-        (["--model", "hopfield"], {"ngrams": 2, "max_tokens": 200000, "seq_len": 1600, "learning_rate": 5e-4}),
+        (["--model", "lstm"], {"ngrams": 1, "max_tokens": 10000, "seq_len": 800, "lr_schedule": "constant",
+                               "patience": 1, "batch_size": 64}),
+        ([], {"ngrams": 1, "seq_len": 800, "lr_schedule": "linear", "patience": 0, "batch_size": 32,
+              "learning_rate": 2e-3}),  # bilstm
+        (["--model", "hopfield"], {"ngrams": 2, "max_tokens": 200000, "seq_len": 1600, "learning_rate": 1e-3,
+                                   "lr_schedule": "linear", "patience": 0}),
+        (["--model", "hopfield", "--lr-schedule", "constant", "--patience", "2"], {"lr_schedule": "constant", "patience": 2}),
         (["--model", "hopfield", "--ngrams", "1", "--seq-len", "50"], {"ngrams": 1, "max_tokens": 200000, "seq_len": 50}),
     ],
 )
@@ -219,6 +226,44 @@ def test_data_defaults_depend_on_the_model_and_flags_win(argv, expected):
 def test_patience_keeps_the_best_validation_epoch():
     recipe = ImdbRecipe()
     parser = runner.build_parser(recipe)
-    (stopper,) = recipe.callbacks(parser.parse_args([]), None)
+    (stopper,) = recipe.callbacks(parser.parse_args(["--model", "lstm"]), None)
     assert stopper.monitor == "val_loss" and stopper.patience == 1 and stopper.restore_best_weights
-    assert recipe.callbacks(parser.parse_args(["--patience", "0"]), None) == []
+    assert recipe.callbacks(parser.parse_args(["--model", "lstm", "--patience", "0"]), None) == []
+    assert recipe.callbacks(parser.parse_args(["--model", "hopfield"]), None) == []  # keeps its last epoch
+
+
+@pytest.mark.parametrize(
+    "train,sizes,steps",
+    [
+        (tf.data.Dataset.range(10).batch(2), {}, 5),  # known cardinality
+        (tf.data.Dataset.range(10).batch(2).filter(lambda x: True), {"train": 10}, 3),  # ceil(10 / --batch-size 4)
+        (tf.data.Dataset.range(10).batch(2).filter(lambda x: True), {}, 5),  # counted
+    ],
+)
+def test_linear_schedule_reaches_zero_at_the_last_training_step(train, sizes, steps):
+    recipe = ImdbRecipe()
+    args = runner.build_parser(recipe).parse_args(["--epochs", "2", "--batch-size", "4", "--learning-rate", "0.01",
+                                                   "--lr-schedule", "linear"])
+    data = runner.TaskData(train=train, val=train, test=train, model_kwargs={}, sizes=sizes)
+    assert runner.steps_per_epoch(data, args) == steps
+    optimizer = recipe.optimizer(args, data)
+    rates = []
+    for step in (0, steps, 2 * steps, 2 * steps + 3):
+        optimizer.iterations.assign(step)
+        rates.append(float(optimizer.learning_rate))
+    assert rates == pytest.approx([0.01, 0.005, 0.0, 0.0])
+    constant = recipe.optimizer(runner.build_parser(recipe).parse_args(["--learning-rate", "0.01", "--lr-schedule", "constant"]), data)
+    constant.iterations.assign(2 * steps)
+    assert float(constant.learning_rate) == pytest.approx(0.01)
+
+
+def test_linear_schedule_trains_to_a_zero_rate_and_the_saved_model_keeps_it(csv_dir, tmp_path):
+    out = tmp_path / "run"
+    argv = ["--data-dir", csv_dir, "--out", str(out), "--limit", "32", *TINY, "--epochs", "2", "--lr-schedule", "linear"]
+    assert runner.main(ImdbRecipe(), argv) == 0
+    metrics = read_json(out / "metrics.json")
+    assert metrics["epochs_run"] == 2
+    model = keras.saving.load_model(str(out / "model.keras"))
+    schedule = model.optimizer.get_config()["learning_rate"]["config"]
+    assert int(model.optimizer.iterations) == schedule["decay_steps"] > 0  # bucketed batches counted exactly
+    assert float(model.optimizer.learning_rate) == pytest.approx(0.0)

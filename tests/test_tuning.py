@@ -271,6 +271,22 @@ def test_hyperband_continues_the_best_trial(tmp_path):
     assert os.path.isfile(out / "metrics.json")
 
 
+def test_trial_optimizers_see_the_largest_epoch_budget(tmp_path):
+    class EpochsSeen(ToyRecipe):
+        seen: list = []
+
+        def optimizer(self, args, data):
+            type(self).seen.append((args.epochs, runner.steps_per_epoch(data, args)))
+            return super().optimizer(args, data)
+
+    out = tmp_path / "run"
+    assert _tune(out, "--tuner", "hyperband", "--max-epochs", "3", "--max-trials", "2", *SMALL,
+                 recipe=EpochsSeen()) == 0
+    trials, final = EpochsSeen.seen[:-1], EpochsSeen.seen[-1]
+    assert trials and set(trials) == {(3, 3)}  # a per-step schedule spans hyperband's budget: 48 / 16 batches
+    assert final == (1, 3)  # the best configuration then trains for --epochs
+
+
 def test_resume_never_reruns_a_finished_trial(tmp_path, capsys):
     out = tmp_path / "run"
     argv = ["--max-trials", "3", *SMALL]
