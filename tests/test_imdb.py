@@ -208,8 +208,8 @@ def test_bigram_vocabulary_appends_bigram_ids():
 @pytest.mark.parametrize(
     "argv,expected",
     [
-        (["--model", "lstm"], {"ngrams": 1, "max_tokens": 10000, "seq_len": 800, "lr_schedule": "constant",
-                               "patience": 1, "batch_size": 64}),
+        (["--model", "gru"], {"ngrams": 1, "max_tokens": 10000, "seq_len": 800, "lr_schedule": "constant",
+                              "patience": 1, "batch_size": 64, "learning_rate": 1e-3}),
         ([], {"ngrams": 1, "seq_len": 800, "lr_schedule": "linear", "patience": 0, "batch_size": 32,
               "learning_rate": 2e-3}),  # bilstm
         (["--model", "hopfield"], {"ngrams": 2, "max_tokens": 200000, "seq_len": 1600, "learning_rate": 1e-3,
@@ -226,9 +226,9 @@ def test_data_defaults_depend_on_the_model_and_flags_win(argv, expected):
 def test_patience_keeps_the_best_validation_epoch():
     recipe = ImdbRecipe()
     parser = runner.build_parser(recipe)
-    (stopper,) = recipe.callbacks(parser.parse_args(["--model", "lstm"]), None)
+    (stopper,) = recipe.callbacks(parser.parse_args(["--model", "gru"]), None)
     assert stopper.monitor == "val_loss" and stopper.patience == 1 and stopper.restore_best_weights
-    assert recipe.callbacks(parser.parse_args(["--model", "lstm", "--patience", "0"]), None) == []
+    assert recipe.callbacks(parser.parse_args(["--model", "gru", "--patience", "0"]), None) == []
     assert recipe.callbacks(parser.parse_args(["--model", "hopfield"]), None) == []  # keeps its last epoch
 
 
