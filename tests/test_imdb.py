@@ -214,7 +214,8 @@ def test_bigram_vocabulary_appends_bigram_ids():
               "learning_rate": 2e-3}),  # bilstm
         (["--model", "hopfield"], {"ngrams": 2, "max_tokens": 200000, "seq_len": 1600, "learning_rate": 1e-3,
                                    "lr_schedule": "linear", "patience": 0}),
-        (["--model", "hopfield", "--lr-schedule", "constant", "--patience", "2"], {"lr_schedule": "constant", "patience": 2}),
+        (["--model", "hopfield", "--lr-schedule", "constant", "--patience", "2"],
+         {"lr_schedule": "constant", "patience": 2}),
         (["--model", "hopfield", "--ngrams", "1", "--seq-len", "50"], {"ngrams": 1, "max_tokens": 200000, "seq_len": 50}),
     ],
 )
@@ -252,14 +253,16 @@ def test_linear_schedule_reaches_zero_at_the_last_training_step(train, sizes, st
         optimizer.iterations.assign(step)
         rates.append(float(optimizer.learning_rate))
     assert rates == pytest.approx([0.01, 0.005, 0.0, 0.0])
-    constant = recipe.optimizer(runner.build_parser(recipe).parse_args(["--learning-rate", "0.01", "--lr-schedule", "constant"]), data)
+    constant_args = runner.build_parser(recipe).parse_args(["--learning-rate", "0.01", "--lr-schedule", "constant"])
+    constant = recipe.optimizer(constant_args, data)
     constant.iterations.assign(2 * steps)
     assert float(constant.learning_rate) == pytest.approx(0.01)
 
 
 def test_linear_schedule_trains_to_a_zero_rate_and_the_saved_model_keeps_it(csv_dir, tmp_path):
     out = tmp_path / "run"
-    argv = ["--data-dir", csv_dir, "--out", str(out), "--limit", "32", *TINY, "--epochs", "2", "--lr-schedule", "linear"]
+    argv = ["--data-dir", csv_dir, "--out", str(out), "--limit", "32", *TINY,
+            "--epochs", "2", "--lr-schedule", "linear"]
     assert runner.main(ImdbRecipe(), argv) == 0
     metrics = read_json(out / "metrics.json")
     assert metrics["epochs_run"] == 2
