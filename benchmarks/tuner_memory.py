@@ -72,7 +72,9 @@ def main(argv: list[str] | None = None) -> int:
     val = tf.data.Dataset.from_tensor_slices((x[:64], y[:64])).batch(32).cache()
     task = {"inputs": "frames", "features": 4, "seq_len": 32, "num_classes": 2}
 
-    space = tuning.parse_space(args.space or ["units=8:64", "depth=1:3"])
+    from recipes.tuning import parse_space  # --space KEY=LO:HI syntax
+
+    space = parse_space(args.space or ["units=8:64", "depth=1:3"])
     hypermodel = tuning.SeqzooHyperModel(args.model, task, space=space, seed=0)
     rss: list[float] = []
     seconds: list[float] = []

@@ -41,3 +41,4 @@ positive_float = _number(float, lambda v: 0 < v < math.inf, "a positive number")
 non_negative_float = _number(float, lambda v: 0 <= v < math.inf, "a number >= 0")
 fraction = _number(float, lambda v: 0 < v < 1, "between 0 and 1 (exclusive)")
 probability = _number(float, lambda v: 0 <= v <= 1, "between 0 and 1")
+seed = _number(int, lambda v: 0 <= v < 2**32, "between 0 and 4294967295")  # what TF/NumPy accept

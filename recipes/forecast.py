@@ -38,7 +38,7 @@ from typing import Any, Callable
 import keras
 import numpy as np
 
-from recipes import artifacts, flags
+from recipes import artifacts, flags, runner
 from recipes.data import require_network
 from recipes.data.series import (
     FEATURE_MODES,
@@ -200,6 +200,11 @@ class ForecastRecipe(Recipe):
             "table_rows": len(table),
             **series.describe(),
         }
+        if table.duplicates_dropped:
+            info["duplicate_rows_dropped"] = table.duplicates_dropped
+            runner._warn(args, f"dropped {table.duplicates_dropped} rows that repeat an earlier row exactly "
+                               f"(same date, same values); recorded in config.json as "
+                               "data.duplicate_rows_dropped")
         return TaskData(
             train=train,
             val=val,

@@ -21,6 +21,12 @@ last step (`--lr-schedule linear`, fastText's schedule); early stopping on
 validation loss (`--patience`). lstm, bilstm and hopfield default to the decay and
 keep their last epoch: the validation reviews share movies with the training
 reviews, so validation scores reward memorised titles and names.
+
+Fine-tuning (`--init RUN_DIR`, a `recipes.pretrain` run of the same model;
+see `recipes.finetune`): the run's vocabulary replaces fitting one, its front
+end and backbone weights are loaded, the head starts fresh;
+`--freeze-epochs N` trains the head alone first, `--pretrained-lr-factor F`
+slows the pretrained layers.
 """
 
 from __future__ import annotations
@@ -30,10 +36,11 @@ import os
 import sys
 
 import keras
+import numpy as np
 
-from recipes import flags, runner
+from recipes import finetune, flags, runner
 from recipes.artifacts import write_text_atomic
-from recipes.data import text
+from recipes.data import corpus, text
 from recipes.runner import DataError, Recipe, TaskData, main
 
 CLASS_NAMES = ["neg", "pos"]
@@ -92,6 +99,7 @@ class ImdbRecipe(Recipe):
         "lstm": {"learning_rate": 2e-3, "lr_schedule": "linear", "patience": 0},
     }
     artifacts = ("vocabulary.txt",)
+    pretrained: finetune.PretrainedRun | None = None  # --init (set by check_args)
 
     def add_arguments(self, group: argparse._ArgumentGroup) -> None:
         group.add_argument("--max-tokens", type=flags.positive_int, default=None,
@@ -115,15 +123,26 @@ class ImdbRecipe(Recipe):
         group.add_argument("--val-split", type=flags.fraction, default=0.1,
                            help="fraction of the training reviews held out for validation "
                            "(default: %(default)s)")
+        finetune.add_arguments(group)
 
     def check_args(self, args: argparse.Namespace) -> None:
         if args.max_tokens < 3:
             raise runner.UsageError("--max-tokens must be at least 3 (padding, OOV and one word)")
+        self.pretrained = finetune.PretrainedRun.open(args)
+        if self.pretrained:
+            if getattr(args, "tune", None):
+                raise runner.UsageError("--init does not combine with --tune: the trials would start from scratch")
+            if args.ngrams != 1:
+                raise runner.UsageError(f"--init {args.init}: the pretrained vocabulary holds words; pass --ngrams 1")
+            self.pretrained.check_seq_len(args.seq_len)
 
     def load(self, args: argparse.Namespace) -> TaskData:
         raw = text.read_splits(args.data_dir, class_names=CLASS_NAMES, tfds_name=TFDS_NAME, hint=OFFLINE_HINT)
         splits = text.split_and_limit(raw, val_split=args.val_split, seed=args.seed, limit=args.limit)
-        vectorizer = text.fit_vectorizer(splits["train"][0], max_tokens=args.max_tokens, ngrams=args.ngrams)
+        if self.pretrained:  # the pretraining run's vocabulary (--max-tokens does not apply)
+            vectorizer = corpus.vectorizer_for(self.pretrained.vocabulary)
+        else:
+            vectorizer = text.fit_vectorizer(splits["train"][0], max_tokens=args.max_tokens, ngrams=args.ngrams)
         vocabulary = vectorizer.get_vocabulary()
         if len(vocabulary) <= 2:
             raise DataError(f"the training texts of {raw.source} contain no words")
@@ -149,9 +168,12 @@ class ImdbRecipe(Recipe):
                 "truncate": args.truncate,
                 "bucketing": not args.no_bucketing,
                 "val_split": args.val_split,
+                **({"init": os.path.abspath(args.init), "freeze_epochs": args.freeze_epochs,
+                    "pretrained_lr_factor": args.pretrained_lr_factor} if self.pretrained else {}),
             },
             sizes={split: int(len(labels)) for split, (_, labels) in splits.items()},
             extras={"vocabulary": vocabulary},
+            train_label_counts=np.bincount(splits["train"][1], minlength=len(CLASS_NAMES)).tolist(),
         )
 
     def callbacks(self, args: argparse.Namespace, data: TaskData) -> list[keras.callbacks.Callback]:
@@ -160,8 +182,19 @@ class ImdbRecipe(Recipe):
         return [keras.callbacks.EarlyStopping(monitor="val_loss", patience=args.patience, restore_best_weights=True)]
 
     def optimizer(self, args: argparse.Namespace, data: TaskData) -> keras.optimizers.Optimizer:
-        total_steps = args.epochs * runner.steps_per_epoch(data, args)
-        return keras.optimizers.Adam(SCHEDULES[args.lr_schedule](args.learning_rate, total_steps))
+        steps = runner.steps_per_epoch(data, args)
+        learning_rate = SCHEDULES[args.lr_schedule](args.learning_rate, args.epochs * steps)
+        if self.pretrained and (args.freeze_epochs or args.pretrained_lr_factor != 1.0):
+            return finetune.FineTuneAdam(learning_rate, pretrained_factor=args.pretrained_lr_factor,
+                                         frozen_steps=args.freeze_epochs * steps)
+        return keras.optimizers.Adam(learning_rate)
+
+    def prepare_model(self, model, args: argparse.Namespace, data: TaskData) -> None:
+        if self.pretrained:
+            loaded = finetune.load_weights(model, self.pretrained)
+            optimizer = getattr(model.optimizer, "inner_optimizer", model.optimizer)  # mixed precision wraps it
+            if isinstance(optimizer, finetune.FineTuneAdam):
+                optimizer.pretrained_paths = set(loaded)
 
     def evaluate(self, model, data: TaskData, args: argparse.Namespace, run_dir: str) -> dict:
         write_text_atomic(os.path.join(run_dir, "vocabulary.txt"), "\n".join(data.extras["vocabulary"]) + "\n")

@@ -85,7 +85,8 @@ class JenaClimateRecipe(ForecastRecipe):
             if name in table.columns:
                 column = values[:, table.columns.index(name)]
                 column[column == WIND_ERROR] = 0.0
-        return SeriesTable(dates=table.dates[keep], values=values, columns=table.columns, path=table.path)
+        return SeriesTable(dates=table.dates[keep], values=values, columns=table.columns, path=table.path,
+                           duplicates_dropped=table.duplicates_dropped)
 
     def source_info(self, args: argparse.Namespace) -> dict[str, Any]:
         source = args.csv or (os.path.join(args.data_dir, CSV_NAME) if args.data_dir else URL)

@@ -32,6 +32,8 @@ class MyRecipe(Recipe):
     def load(self, args) -> TaskData: ...      # read + split + batch the data; raise DataError
     def callbacks(self, args, data) -> list    # optional: extra Keras callbacks (LR schedule, ...)
     def optimizer(self, args, data)            # optional: default Adam(args.learning_rate)
+    def prepare_model(self, model, args, data) # optional: after build + compile, before the run
+                                               # directory exists (e.g. load pretrained weights)
     def evaluate(self, model, data, args, run_dir) -> dict
                                                # test metrics (+ plots); the default is
                                                # classification: test_loss, test_accuracy,
@@ -54,9 +56,11 @@ config.json     every flag, the resolved hyperparameters and task keywords, the
 history.csv     one row per epoch (Keras CSVLogger, appended on resume), with
                 `epoch_seconds` (incl. validation) and `train_pass_seconds`
 tb/             TensorBoard logs
-backup/         BackupAndRestore state while training (removed when training ends)
-model.keras     the trained model: `import seqzoo.layers` (registers seqzoo's layers), then
-                `keras.saving.load_model(path)` (safe mode)
+backup/         the resumable training state while training: Keras's BackupAndRestore
+                files plus seqzoo_state.json/state.npz (callback state such as early
+                stopping's wait/best/best weights, dropout seed states, the epoch,
+                finished) and final.weights.h5; removed once train_state.json exists
+model.keras     the trained model: `seqzoo.load_model(path)` (safe mode)
 train_state.json  epochs_run and timings, written right after model.keras
 curves.png      learning curves;  confusion.png (classification)
 metrics.json    written LAST: recipe, model, params, epochs_run, train_seconds
@@ -64,20 +68,33 @@ metrics.json    written LAST: recipe, model, params, epochs_run, train_seconds
                 (training examples x epochs / training-pass seconds), the test
                 metrics and the recipe's data info. Its presence means "complete".
 
-Rerunning the same command on the same `--out`:
+Rerunning the same command on the same `--out` (recipes/rundir.py: the state machine):
 - interrupted during training: resumes from the last finished epoch and ends
-  with the same number of epochs;
-- interrupted after training (model.keras saved, no metrics.json): evaluates
-  the saved model and writes the remaining artifacts;
+  exactly like an uninterrupted run (same epochs, history and metrics):
+  weights, optimizer, early stopping, dropout seeds and the shuffle order are
+  restored (single machine; multi-worker runs restore weights, optimizer and epoch);
+- interrupted after training (model.keras + train_state.json, no metrics.json):
+  evaluates the saved model and writes the remaining artifacts; interrupted
+  between the end of training and train_state.json: restores the final weights
+  from backup/ without training;
 - complete (metrics.json exists): refused with exit code 2; pass `--overwrite`
   to train again in place (removes only the runner's and recipe's artifacts);
-- started with different flags: refused with exit code 2 (names the flag).
+- started with different flags: refused with exit code 2 (names the flag);
+- another process running in the same `--out`: refused with exit code 2
+  (an flock held on the directory for the whole run; a killed run holds none).
+Leftover `.tmp-<pid>-*` files of a killed writer are removed by a rerun and by
+`--overwrite`. `SEQZOO_FAULT_AT=<stage>` SIGKILLs the run at a named stage
+(`fault_point`; tests/test_faults.py).
 
-Bad input (unknown model, bad --set, missing data, unusable run dir): one line
-`<prog>: error: ...` on stderr, exit code 2, nothing created.
+Bad input (unknown model, bad --set, --seed outside 0..2**32-1, missing data,
+unusable run dir): one line `<prog>: error: ...` on stderr, exit code 2,
+nothing created. Warnings (a very large --learning-rate, single-class training
+data, a diverged loss) are one `<prog>: warning: ...` line each.
 
 Tuning and other callers: `resolve_hyperparameters`, `build_model` and
-`train_and_evaluate` are the steps `main` runs for one configuration.
+`train_and_record` (config.json, training or evaluation, metrics.json, the
+summary line) are the steps `main` runs for one configuration; `--tune`'s
+final training calls the same `train_and_record`.
 """
 
 from __future__ import annotations
@@ -102,8 +119,9 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 import seqzoo  # noqa: E402
-from recipes import artifacts, flags  # noqa: E402
+from recipes import artifacts, baselines, flags, rundir  # noqa: E402
 from recipes.data import DataError  # noqa: E402  (re-exported: recipes raise runner.DataError)
+from recipes.rundir import UsageError  # noqa: E402  (re-exported: recipes raise runner.UsageError)
 from seqzoo import distribute, registry  # noqa: E402
 from seqzoo.heads import loss_and_metrics  # noqa: E402
 from seqzoo.params import ParamError, validate_all  # noqa: E402
@@ -112,6 +130,10 @@ from seqzoo.task import TASK_PARAMS  # noqa: E402
 
 __all__ = [
     "DataError",
+    "command_line",
+    "default_out",
+    "say",
+    "seed_run",
     "Recipe",
     "RunPaths",
     "TaskData",
@@ -124,10 +146,6 @@ __all__ = [
     "resolve_hyperparameters",
     "train_and_evaluate",
 ]
-
-
-class UsageError(Exception):
-    """A bad flag, hyperparameter or run directory; the runner exits 2 with this one line."""
 
 
 @dataclasses.dataclass
@@ -147,6 +165,8 @@ class TaskData:
             runner counts the training set when `"train"` is missing.
         extras: anything `evaluate` needs (e.g. the vectorizer, normalisation
             statistics); not recorded.
+        train_label_counts: classification: examples per class in the training
+            split (optional); the runner warns when fewer than two classes occur.
     """
 
     train: tf.data.Dataset
@@ -157,6 +177,7 @@ class TaskData:
     info: dict[str, Any] = dataclasses.field(default_factory=dict)
     sizes: dict[str, int] = dataclasses.field(default_factory=dict)
     extras: dict[str, Any] = dataclasses.field(default_factory=dict)
+    train_label_counts: list[int] | None = None
 
 
 # The shared flags' defaults; a recipe's `defaults` overrides them.
@@ -204,6 +225,11 @@ class Recipe:
         """
         return keras.optimizers.Adam(args.learning_rate)
 
+    def prepare_model(self, model: keras.Model, args: argparse.Namespace, data: TaskData) -> None:
+        """Adjust the built, compiled model before anything is written, e.g. load pretrained
+        weights (`recipes.finetune`); a resumed run then restores its own state over it.
+        Raise `UsageError`/`DataError` to refuse: nothing is written."""
+
     def evaluate(self, model: keras.Model, data: TaskData, args: argparse.Namespace, run_dir: str) -> dict:
         """Test metrics (and plots in `run_dir`); default: `evaluate_classification`."""
         return evaluate_classification(model, data, run_dir, title=f"{self.name} / {args.model}")
@@ -215,10 +241,6 @@ class Recipe:
 # Task keywords a user may --set; the others (inputs, seq_len, vocab_size, features,
 # head, num_classes, horizon, targets) are fixed by the recipe from its data and flags.
 SETTABLE_TASK_KEYS = ("embed_dim", "token_dropout", "normalize", "linear_skip")
-
-# Flags that may differ when an interrupted run is resumed.
-_RESUME_FREE_FLAGS = ("quiet", "overwrite", "strategy", "out")
-
 
 class _Parser(argparse.ArgumentParser):
     """argparse with one-line errors (`prog: error: message (see --help)`, exit 2) that
@@ -271,7 +293,7 @@ def build_parser(recipe: Recipe) -> argparse.ArgumentParser:
                         help="run directory (default: runs/<recipe>-<model>-<timestamp>)")
     shared.add_argument("--overwrite", action="store_true",
                         help="start over in an --out that holds a run (complete or not); removes only the run's own files")
-    shared.add_argument("--seed", type=int, default=42,
+    shared.add_argument("--seed", type=flags.seed, default=42,
                         help="random seed for splits, shuffling and weights (default: %(default)s)")
     shared.add_argument("--no-determinism", action="store_true",
                         help="skip tf.config.experimental.enable_op_determinism (faster on GPU; "
@@ -339,101 +361,20 @@ def resolve_hyperparameters(recipe: Recipe, model: str, overrides: dict[str, Any
 
 
 # ----------------------------------------------------------------------------- run dir
+# (recipes/rundir.py: the files, the lock and the state machine)
+
+RunPaths = rundir.RunPaths
+_RESUME_FREE_FLAGS = rundir.RESUME_FREE_FLAGS  # kept for callers of the old name
+_flags_for_config = rundir.flags_for_config
 
 
-@dataclasses.dataclass(frozen=True)
-class RunPaths:
-    """The files of a run directory."""
-
-    root: str
-
-    def __getattr__(self, name: str) -> str:
-        if name in _FILES:
-            return os.path.join(self.root, _FILES[name])
-        raise AttributeError(name)
+def default_out(recipe: Recipe, model: str) -> str:
+    """`runs/<recipe>-<model>-<timestamp>`: the run directory when --out is not given."""
+    return rundir.default_out(recipe.name, model)
 
 
-_FILES = {
-    "config": "config.json",
-    "metrics": "metrics.json",
-    "model": "model.keras",
-    "history": "history.csv",
-    "train_state": "train_state.json",
-    "curves": "curves.png",
-    "confusion": "confusion.png",
-    "tb": "tb",
-    "backup": "backup",
-}
-
-
-def _default_out(recipe: Recipe, model: str) -> str:
-    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-    return os.path.join("runs", f"{recipe.name}-{model}-{stamp}")
-
-
-def _has_content(path: str) -> bool:
-    return os.path.isdir(path) and bool(os.listdir(path))
-
-
-def _flags_for_config(args: argparse.Namespace) -> dict[str, Any]:
-    return {k: v for k, v in sorted(vars(args).items()) if not k.startswith("_")}
-
-
-def _inspect_run_dir(recipe: Recipe, args: argparse.Namespace, hparams: dict[str, Any]) -> str:
-    """`"new"`, `"resume"` (interrupted training), `"evaluate"` (trained, not evaluated)
-    or `"overwrite"`; raises `UsageError` for a directory that cannot be used. Reads only."""
-    paths = RunPaths(args.out)
-    if os.path.exists(args.out) and not os.path.isdir(args.out):
-        raise UsageError(f"--out {args.out!r} is a file; give a directory")
-    if not _has_content(args.out):
-        return "new"
-    if not os.path.isfile(paths.config):
-        raise UsageError(
-            f"--out {args.out!r} exists and is not a seqzoo run directory (no config.json); "
-            "choose a new --out"
-        )
-    if os.path.isfile(paths.metrics) or args.overwrite:
-        if not args.overwrite:
-            raise UsageError(
-                f"--out {args.out!r} holds a complete run (metrics.json); "
-                "pass --overwrite to train again there, or choose another --out"
-            )
-        return "overwrite"
-    try:
-        previous = artifacts.read_json(paths.config)
-    except (OSError, ValueError) as error:
-        raise UsageError(f"--out {args.out!r}: unreadable config.json ({error}); choose a new --out") from None
-    now = artifacts.to_jsonable({"recipe": recipe.name, "flags": _flags_for_config(args), "hyperparameters": hparams})
-    changed = [
-        f"--{k.replace('_', '-')}"
-        for k in sorted(set(now["flags"]) | set(previous.get("flags", {})))
-        if k not in _RESUME_FREE_FLAGS and now["flags"].get(k) != previous.get("flags", {}).get(k)
-    ]
-    if previous.get("recipe") != recipe.name:
-        changed.insert(0, "recipe")
-    if not changed and previous.get("hyperparameters") != now["hyperparameters"]:
-        changed.append("hyperparameters (recipe defaults changed)")
-    if changed:
-        raise UsageError(
-            f"--out {args.out!r} holds an unfinished run started with different settings "
-            f"({', '.join(changed)}); rerun its command (config.json) or choose another --out"
-        )
-    if os.path.isfile(paths.model) and os.path.isfile(paths.train_state) and not _has_content(paths.backup):
-        return "evaluate"
-    return "resume"
-
-
-def _clear_run_dir(recipe: Recipe, paths: RunPaths) -> None:
-    """Remove the runner's and the recipe's artifacts (nothing else) for --overwrite."""
-    for name in [*_FILES.values(), *recipe.artifacts]:
-        path = os.path.join(paths.root, name)
-        if os.path.isdir(path):
-            shutil.rmtree(path)
-        elif os.path.exists(path):
-            os.remove(path)
-
-
-def _command(recipe: Recipe, argv: Sequence[str], out: str) -> str:
+def command_line(recipe: Recipe, argv: Sequence[str], out: str) -> str:
+    """The command that reruns (and resumes) this run, with its --out."""
     argv = list(argv)
     if not any(a == "--out" or a.startswith("--out=") for a in argv):
         argv += ["--out", out]
@@ -514,33 +455,86 @@ def _tensorboard(log_dir: str, args: argparse.Namespace) -> list[keras.callbacks
     try:
         import tensorboard  # noqa: F401  (TF >= 2.20 no longer installs it)
     except ImportError:
-        _say(args, "note: no TensorBoard logs (pip install tensorboard)")
+        say(args, "note: no TensorBoard logs (pip install tensorboard)")
         return []
     return [keras.callbacks.TensorBoard(log_dir, write_graph=False)]
 
 
+def fault_point(stage: str) -> None:
+    """Kill this process (SIGKILL) when `SEQZOO_FAULT_AT` names `stage`: the fault-injection
+    hook of tests/test_faults.py. Stages: `keras_backup:<k>` (epoch k backed up by Keras,
+    not yet by rundir.ResumeState), `epoch_end:<k>` (epoch k fully backed up), `after_fit`
+    (training done, model.keras not saved), `after_model_saved`, `after_train_state`
+    (backup/ not yet removed), `during_evaluation`, `before_metrics`."""
+    if os.environ.get("SEQZOO_FAULT_AT") == stage:
+        import signal  # noqa: PLC0415
+
+        sys.stdout.flush()
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+class _FaultAtEpochEnd(keras.callbacks.Callback):
+    def __init__(self, stage: str):
+        super().__init__()
+        self.stage = stage
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        fault_point(f"{self.stage}:{epoch}")
+
+
 def _train(recipe, args, data, model, paths, strategy) -> dict[str, Any]:
-    """Fit (resuming from backup/), save model.keras, return the train summary."""
-    resuming = _has_content(paths.backup)
-    callbacks = [
-        EpochTimer(),
-        keras.callbacks.CSVLogger(paths.history, append=resuming),
-        *_tensorboard(paths.tb, args),
-        *recipe.callbacks(args, data),
-    ]
-    with warnings.catch_warnings():  # datasets are shuffled by the recipes, as they should be
-        warnings.filterwarnings("ignore", message=r"`shuffle=True` was passed")
-        distribute.fit(
-            model,
-            data.train,
-            validation_data=data.val,
-            epochs=args.epochs,
-            callbacks=callbacks,
-            backup_dir=paths.backup,
-            strategy=strategy,
-            verbose=0 if args.quiet else 1,
-        )
+    """Fit (resuming from backup/), save model.keras, write train_state.json, remove backup/.
+
+    Single-machine runs resume exactly (rundir.ResumeState: callbacks, seeds, data order);
+    multi-worker runs resume weights, optimizer and epoch (seqzoo.distribute.fit).
+    """
+    multi_worker = distribute.is_multi_worker(strategy)
+    extra = recipe.callbacks(args, data)
+    resume = None if multi_worker else rundir.ResumeState(paths.backup, extra)
+    resuming = rundir.has_content(paths.backup)
+    if resume is not None and resume.finished:  # killed after training, before model.keras
+        if model.optimizer is not None and not model.optimizer.built:
+            model.optimizer.build(model.trainable_variables)
+        model.load_weights(resume.final_weights)
+    else:
+        callbacks = [
+            EpochTimer(),
+            keras.callbacks.CSVLogger(paths.history, append=resuming),
+            *_tensorboard(paths.tb, args),
+            *extra,
+        ]
+        epochs, train = args.epochs, data.train
+        if resume is not None:
+            # Keras's backup (kept until train_state.json is written), first; ours, last.
+            callbacks = [keras.callbacks.BackupAndRestore(paths.backup, double_checkpoint=True,
+                                                          delete_checkpoint=False),
+                         *callbacks, _FaultAtEpochEnd("keras_backup"), resume.callback(),
+                         _FaultAtEpochEnd("epoch_end")]
+            # The shuffle order continues where it stopped: each new iterator of a dataset
+            # reshuffles it, so start (without reading) as many as the finished epochs made.
+            # Keras 3's EpochIterator makes two per epoch when the number of batches is known
+            # (one as the epoch starts, one as it ends), else one; a change there is caught by
+            # tests/test_runner.py::test_resumed_run_reproduces_the_uninterrupted_one.
+            per_epoch = 2 if int(train.cardinality()) > 0 else 1
+            for _ in range(resume.epoch * per_epoch):
+                iter(train)
+            if resume.state.get("stopped"):  # early stopping had ended training: run no epoch
+                epochs = resume.epoch
+        with warnings.catch_warnings():  # datasets are shuffled by the recipes, as they should be
+            warnings.filterwarnings("ignore", message=r"`shuffle=True` was passed")
+            distribute.fit(
+                model,
+                train,
+                validation_data=data.val,
+                epochs=epochs,
+                callbacks=callbacks,
+                backup_dir=paths.backup if multi_worker else None,
+                strategy=strategy,
+                verbose=0 if args.quiet else 1,
+            )
+    fault_point("after_fit")
     artifacts.save_model_atomic(model, paths.model)
+    fault_point("after_model_saved")
     history = artifacts.read_history(paths.history)
     epochs_run = int(max(history.get("epoch", [-1])) + 1)
     train_seconds = float(np.nansum(history.get("epoch_seconds", [0.0])))
@@ -551,10 +545,20 @@ def _train(recipe, args, data, model, paths, strategy) -> dict[str, Any]:
         "train_seconds": round(train_seconds, 3),
         "examples_per_second": round(num_train * epochs_run / pass_seconds, 2) if pass_seconds else None,
         "train_examples": num_train,
-        "resumed": resuming,
+        "resumed": bool(resuming or (resume is not None and resume.state.get("resumed"))),
     }
     artifacts.write_json_atomic(paths.train_state, state)
+    fault_point("after_train_state")
+    shutil.rmtree(paths.backup, ignore_errors=True)
+    _warn_if_diverged(args, history)
     return state
+
+
+def _warn_if_diverged(args: argparse.Namespace, history: dict[str, list[float]]) -> None:
+    losses = history.get("loss", [])
+    if losses and not np.isfinite(losses[-1]):
+        _warn(args, f"training diverged (loss {losses[-1]} in the last epoch); "
+                    f"lower --learning-rate (now {args.learning_rate:g})")
 
 
 def train_and_evaluate(
@@ -581,7 +585,12 @@ def train_and_evaluate(
     if trained:
         if multi_worker and not _is_chief(strategy):
             return {}  # the chief evaluates alone
-        model = keras.saving.load_model(paths.model)  # outside the scope: this process alone
+        shutil.rmtree(paths.backup, ignore_errors=True)  # killed before it was removed
+        try:
+            model = seqzoo.load_model(paths.model)  # outside the scope: this process alone
+        except Exception as error:  # noqa: BLE001  (a damaged file: say so in one line)
+            raise UsageError(f"--out {args.out!r}: model.keras cannot be loaded ({_first_line(error)}); "
+                             "pass --overwrite to train again") from None
         state = artifacts.read_json(paths.train_state)
     else:
         state = _train(recipe, args, data, model, paths, strategy)
@@ -589,7 +598,9 @@ def train_and_evaluate(
             if not _is_chief(strategy):
                 return {"epochs_run": state["epochs_run"]}  # nothing to record on other workers
             model = distribute.local_copy(model)  # evaluation is not a collective
+    fault_point("during_evaluation")
     test_metrics = recipe.evaluate(model, data, args, run_dir)
+    sanity = _baselines(data, test_metrics)
     artifacts.plot_curves(artifacts.read_history(paths.history), paths.curves, f"{recipe.name} / {args.model}")
     metrics = {
         "recipe": recipe.name,
@@ -605,8 +616,98 @@ def train_and_evaluate(
         "replicas": int(strategy.num_replicas_in_sync),
         "dtype_policy": keras.mixed_precision.global_policy().name,
         "seed": args.seed,
+        **sanity,
     }
+    fault_point("before_metrics")
     artifacts.write_json_atomic(paths.metrics, metrics)
+    return metrics
+
+
+def _baselines(data: TaskData, test_metrics: dict[str, Any]) -> dict[str, Any]:
+    """`{"baselines": {...}, "warnings": [...]}`: the sanity baselines fitted on the same training
+    split (recipes.baselines) and a plain warning for each one the model does not beat."""
+    try:
+        found = baselines.for_task(data)
+    except Exception as error:  # noqa: BLE001  (a baseline never fails the run; say why it is missing)
+        return {"baselines": {}, "warnings": [f"warning: no sanity baselines ({_first_line(error)})"]}
+    if "baseline_mse" in test_metrics:  # the forecast recipes' persistence, on the same windows
+        found["persistence_mse"] = test_metrics["baseline_mse"]
+    return {"baselines": found, "warnings": baselines.sanity_check(test_metrics, found)}
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+def train_and_record(
+    recipe: Recipe,
+    args: argparse.Namespace,
+    argv: Sequence[str],
+    data: TaskData,
+    model: keras.Model,
+    strategy: tf.distribute.Strategy,
+    *,
+    hparams: dict[str, Any],
+    policy: str,
+    state: str | None = None,
+    config: dict[str, Any] | None = None,
+    label: str = "",
+) -> dict[str, Any]:
+    """Train `model` into `args.out` and record it: config.json (new runs), training (resumed
+    when interrupted) or evaluation only (trained before), metrics.json, the summary line.
+
+    The one path of plain runs and of `--tune`'s final training. The caller holds
+    the run directory's lock (`rundir.RunLock`) on the chief.
+
+    Args:
+        hparams: the model's resolved hyperparameters (recorded in config.json).
+        policy: the dtype policy name (recorded).
+        state: `"new"`, `"resume"` or `"evaluate"` (default: read from the directory).
+        config: extra or replaced config.json entries.
+        label: a word before the model's name in the progress line (e.g. `"best "`).
+
+    Returns:
+        The metrics (empty or partial on multi-worker workers other than the chief).
+    """
+    chief = _is_chief(strategy)
+    run_dir = args.out if chief else distribute.write_dir(args.out, strategy)  # workers: a temp dir
+    paths = RunPaths(run_dir)
+    os.makedirs(run_dir, exist_ok=True)
+    if chief:
+        rundir.remove_leftovers(run_dir)
+        state = state or rundir.training_state(paths)
+    state = state or "new"
+    if state == "new":
+        artifacts.write_json_atomic(paths.config, {
+            "recipe": recipe.name,
+            "model": args.model,
+            "command": command_line(recipe, argv, args.out),
+            "flags": rundir.flags_for_config(args),
+            "hyperparameters": hparams,
+            "task": data.model_kwargs,
+            "data": data.info,
+            "class_names": data.class_names,
+            "strategy": distribute.resolve(args.strategy),
+            "dtype_policy": policy,
+            "versions": {"seqzoo": seqzoo.__version__, "tensorflow": tf.__version__, "keras": keras.__version__},
+            **(config or {}),
+        })
+    verb = {"resume": "resuming", "evaluate": "evaluating the trained model in"}.get(state, "training into")
+    say(args, f"{recipe.name}: {label}{args.model} ({model.count_params():,} params), {verb} {args.out}")
+    metrics = train_and_evaluate(recipe, args, data, model, run_dir, strategy, trained=state == "evaluate")
+    distribute.barrier(strategy)  # multi-worker: workers exit together (no-op otherwise)
+    if not chief:
+        shutil.rmtree(run_dir, ignore_errors=True)
+        return metrics
+    shown = {k: v for k, v in metrics.items() if k.startswith("test_") and isinstance(v, float)}
+    say(args, f"{recipe.name}: " + ", ".join(f"{k} {v:.4f}" for k, v in shown.items())
+         + f"; epochs {metrics['epochs_run']}, {metrics['train_seconds']:.0f} s; {args.out}")
+    if metrics.get("baselines"):
+        say(args, f"{recipe.name}: baselines on the same test split: "
+             + ", ".join(f"{k} {v:.4f}" for k, v in metrics["baselines"].items() if v is not None))
+    for line in metrics.get("warnings", []):
+        print(f"{recipe.name}: {line}", file=sys.stderr, flush=True)
     return metrics
 
 
@@ -638,7 +739,8 @@ def evaluate_classification(model: keras.Model, data: TaskData, run_dir: str, ti
 # ----------------------------------------------------------------------------- main
 
 
-def _seed(args: argparse.Namespace) -> None:
+def seed_run(args: argparse.Namespace) -> None:
+    """Seed Python, NumPy and Keras with --seed and switch op determinism on (unless --no-determinism)."""
     keras.utils.set_random_seed(args.seed)
     if not args.no_determinism:
         tf.config.experimental.enable_op_determinism()
@@ -666,7 +768,7 @@ def _is_chief(strategy: tf.distribute.Strategy) -> bool:
 _STATES = ("new", "resume", "evaluate", "overwrite", "refused")
 
 
-def _agree_on_state(recipe, args, hparams, strategy, chief) -> str:
+def _agree_on_state(recipe, args, hparams, strategy, chief, lock) -> str:
     """What to do with the run directory; under multi-worker every worker follows the chief.
 
     Only the chief reads `--out`. The others learn its verdict through one
@@ -677,7 +779,9 @@ def _agree_on_state(recipe, args, hparams, strategy, chief) -> str:
     state = "new"
     if chief:
         try:
-            state = _inspect_run_dir(recipe, args, hparams)
+            lock.acquire()  # an existing --out: locked before it is read
+            state = rundir.inspect_run(args.out, recipe.name, rundir.flags_for_config(args), hparams,
+                                       args.overwrite)
         except UsageError as error:
             refusal, state = error, "refused"
     if distribute.is_multi_worker(strategy):
@@ -689,15 +793,63 @@ def _agree_on_state(recipe, args, hparams, strategy, chief) -> str:
     return state
 
 
-def _say(args: argparse.Namespace, text: str) -> None:
+def say(args: argparse.Namespace, text: str) -> None:
+    """Print a progress line unless --quiet."""
     if not args.quiet:
         print(text, flush=True)
 
 
+def _warn(args: argparse.Namespace, text: str) -> None:
+    """A warning line on stderr (also under --quiet: it may explain a bad result)."""
+    prog = f"python -m recipes.{getattr(args, '_recipe', 'recipe')}"
+    print(f"{prog}: warning: {text}", file=sys.stderr, flush=True)
+
+
+# A learning rate above this is a typo or a test of divergence: warn.
+LARGE_LEARNING_RATE = 10.0
+
+
+def check_common(recipe: Recipe, args: argparse.Namespace) -> None:
+    """The checks of the shared flags that need no data (plain runs and --tune)."""
+    args._recipe = recipe.name
+    if args.learning_rate > LARGE_LEARNING_RATE:
+        _warn(args, f"--learning-rate {args.learning_rate:g} is very large (above {LARGE_LEARNING_RATE:g}); "
+                    "training will likely diverge")
+
+
+def check_data(args: argparse.Namespace, data: TaskData) -> None:
+    """Warnings about data that loads but cannot train a useful model (one class)."""
+    counts = data.train_label_counts
+    if counts is not None:
+        present = [i for i, n in enumerate(counts) if n]
+        if len(present) < 2:
+            names = data.class_names or [str(i) for i in range(len(counts))]
+            only = f"only {names[present[0]]!r}" if present else "none"
+            _warn(args, f"the training data holds a single class ({only}); "
+                        "the model cannot learn to tell the classes apart")
+
+
+def _lock_new_dir(lock: rundir.RunLock, recipe: Recipe, args: argparse.Namespace, hparams, state: str) -> str:
+    """Lock an --out this run has just created; re-inspect it (another run may have started there)."""
+    if lock.held:
+        return state
+    os.makedirs(args.out, exist_ok=True)
+    lock.acquire()
+    again = rundir.inspect_run(args.out, recipe.name, rundir.flags_for_config(args), hparams, args.overwrite)
+    if again != state:
+        raise UsageError(f"--out {args.out!r} was used by another run meanwhile; rerun to continue it")
+    return state
+
+
 def run(recipe: Recipe, args: argparse.Namespace, argv: Sequence[str]) -> dict[str, Any]:
-    """Validate, load, build, then train and evaluate; raises `UsageError`/`DataError` before writing."""
-    args.out = args.out or _default_out(recipe, args.model)
+    """Validate, load, build, then train and evaluate; raises `UsageError`/`DataError` before writing.
+
+    The chief holds `--out`'s lock (recipes/rundir.py) from before it is inspected
+    (or, for a new directory, from its creation) to the end.
+    """
+    args.out = args.out or default_out(recipe, args.model)
     hparams = resolve_hyperparameters(recipe, args.model, parse_set(args.set))
+    check_common(recipe, args)
     recipe.check_args(args)
     try:  # first TensorFlow work: multi_worker must be created before any op runs
         strategy = _make_strategy(args.strategy)
@@ -705,42 +857,23 @@ def run(recipe: Recipe, args: argparse.Namespace, argv: Sequence[str]) -> dict[s
     except distribute.StrategyError as error:
         raise UsageError(f"--strategy {args.strategy}: {error}") from None
     chief = _is_chief(strategy)
-    state = _agree_on_state(recipe, args, hparams, strategy, chief)
-    _seed(args)
-    data = recipe.load(args)
-    keras.utils.set_random_seed(args.seed)  # weights do not depend on what loading consumed
-    model = build_model(recipe, args, data, hparams, strategy)
-
-    run_dir = args.out if chief else distribute.write_dir(args.out, strategy)  # workers: a temp dir
-    paths = RunPaths(run_dir)
-    if state == "overwrite":
-        _clear_run_dir(recipe, paths)
-    os.makedirs(run_dir, exist_ok=True)
-    if state in ("new", "overwrite"):
-        artifacts.write_json_atomic(paths.config, {
-            "recipe": recipe.name,
-            "model": args.model,
-            "command": _command(recipe, argv, args.out),
-            "flags": _flags_for_config(args),
-            "hyperparameters": hparams,
-            "task": data.model_kwargs,
-            "data": data.info,
-            "class_names": data.class_names,
-            "strategy": distribute.resolve(args.strategy),
-            "dtype_policy": policy,
-            "versions": {"seqzoo": seqzoo.__version__, "tensorflow": tf.__version__, "keras": keras.__version__},
-        })
-    verb = {"resume": "resuming", "evaluate": "evaluating the trained model in"}.get(state, "training into")
-    _say(args, f"{recipe.name}: {args.model} ({model.count_params():,} params), {verb} {args.out}")
-    metrics = train_and_evaluate(recipe, args, data, model, run_dir, strategy, trained=state == "evaluate")
-    distribute.barrier(strategy)  # multi-worker: workers exit together (no-op otherwise)
-    if not chief:
-        shutil.rmtree(run_dir, ignore_errors=True)
-        return metrics
-    shown = {k: v for k, v in metrics.items() if k.startswith("test_") and isinstance(v, float)}
-    _say(args, f"{recipe.name}: " + ", ".join(f"{k} {v:.4f}" for k, v in shown.items())
-         + f"; epochs {metrics['epochs_run']}, {metrics['train_seconds']:.0f} s; {args.out}")
-    return metrics
+    lock = rundir.RunLock(args.out)
+    try:
+        state = _agree_on_state(recipe, args, hparams, strategy, chief, lock)
+        seed_run(args)
+        data = recipe.load(args)
+        check_data(args, data)
+        keras.utils.set_random_seed(args.seed)  # weights do not depend on what loading consumed
+        model = build_model(recipe, args, data, hparams, strategy)
+        recipe.prepare_model(model, args, data)
+        if chief:
+            state = _lock_new_dir(lock, recipe, args, hparams, state)
+            if state == "overwrite":
+                rundir.clear(RunPaths(args.out), recipe.artifacts)
+        return train_and_record(recipe, args, argv, data, model, strategy, hparams=hparams, policy=policy,
+                                state="new" if state == "overwrite" else state)
+    finally:
+        lock.release()
 
 
 def main(recipe: Recipe, argv: Sequence[str] | None = None) -> int:

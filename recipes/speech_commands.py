@@ -4,13 +4,20 @@
     python -m recipes.speech_commands --augment                               # TFDS speech_commands
     python -m recipes.speech_commands --data-dir DIR --model cnn_lstm --n-mfcc 13
     python -m recipes.speech_commands --data-dir DIR --limit 64 --epochs 1    # smoke run
+    python -m recipes.speech_commands --data-dir DIR --keywords yes,no,up,down,left,right,on,off,stop,go
+    python -m recipes.speech_commands --data-dir ../shared/data/fsdd --export litert
 
 Data (`--data-dir DIR`): the Speech Commands layout, `DIR/<label>/*.wav`
 (16-bit PCM, any sample rate, mono or averaged to mono), `validation_list.txt`
 and `testing_list.txt` (paths relative to `DIR`, one per line; every other wav
 is training data; a missing list falls back to the dataset's speaker-hashing
 rule), optional `DIR/_background_noise_/*.wav` (not a label: the noise for
-`--augment`). A TFDS data dir holding `speech_commands/` also works. Without
+`--augment`; with `--keywords`, the source of the `_silence_` clips);
+`_silence_/` and `_unknown_/` folders are labels. `--keywords w1,w2,...` keeps
+those words, maps every other word folder to `_unknown_` and adds `_silence_`
+clips (`--unknown-percent`, `--silence-percent` of the keyword clips per
+split, as TensorFlow's reference pipeline). A TFDS data dir holding
+`speech_commands/` also works. Without
 `--data-dir`: TFDS `speech_commands` (12 classes: 10 words, `_silence_`,
 `_unknown_`; downloaded and prepared once, needs `pip install pydub`).
 
@@ -27,7 +34,10 @@ feature front end, the training normalisation and the classifier in one Keras
 model that takes raw audio `(batch, clip_samples)` float32 in [-1, 1] at the
 training sample rate and returns class probabilities (every layer is a
 built-in Keras layer: it loads in safe mode; `spotter.export(DIR)` writes a
-SavedModel for serving or TFLite conversion). `predict_files` does the
+SavedModel for serving). `--export litert` adds `keyword_spotter.tflite`
+(float32) and `keyword_spotter_int8.tflite` (LiteRT builtin ops only; see
+`seqzoo.export.to_litert`), checked against the Keras model on the test split
+(`litert_*` in `metrics.json`). `predict_files` does the
 reading, resampling and centred pad/crop for wav files:
 
     from recipes.speech_commands import predict_files
@@ -58,7 +68,9 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import re
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -70,11 +82,36 @@ from recipes.data import audio
 from recipes.runner import DataError, Recipe, TaskData, main
 
 EXPORT_FILE = "keyword_spotter.keras"
+LITERT_FILE = "keyword_spotter.tflite"
+LITERT_INT8_FILE = "keyword_spotter_int8.tflite"
+REPRESENTATIVE_CLIPS = 200  # training clips that calibrate the int8 quantisation
+# The int8 file keeps the feature front end and the normalisation float32: a power
+# spectrum spans ~10 decades, which one int8 scale flattens (a small FSDD spotter agreed
+# with Keras on 1 test clip of 300 with them quantised; see benchmarks/RESULTS.md).
+FLOAT_LAYERS = ("front_end", "normalization")
 LABELS_FILE = "labels.txt"
 OFFLINE_HINT = (
     f"use a local copy: --data-dir DIR in the Speech Commands layout ({audio.LAYOUT}), "
     "or a TFDS data dir holding speech_commands/"
 )
+
+
+# recipes.data.audio names its Python arguments; users of this recipe know the flags.
+_ARGUMENT_FLAGS = ("n_mels", "n_mfcc", "window_ms", "hop_ms", "clip_seconds", "sample_rate",
+                   "keywords", "unknown_percent", "silence_percent")
+
+
+def _as_flags(error: DataError) -> DataError:
+    """The same error with the audio module's argument names written as this recipe's flags."""
+    pattern = r"(?<![\w/.-])(" + "|".join(_ARGUMENT_FLAGS) + r")\b"
+    return DataError(re.sub(pattern, lambda m: "--" + m.group(1).replace("_", "-"), str(error)))
+
+
+def _word_list(text: str) -> list[str]:
+    words = [word.strip() for word in text.split(",") if word.strip()]
+    if not words:
+        raise argparse.ArgumentTypeError(f"expected comma-separated words, got {text!r}")
+    return words
 
 
 def _cosine(base: float, epoch: int, epochs: int) -> float:
@@ -97,7 +134,9 @@ class SpeechCommandsRecipe(Recipe):
         "testing_list.txt (paths relative to DIR; every other wav is training data), optional\n"
         "DIR/_background_noise_/*.wav (noise for --augment); or a TFDS data dir holding\n"
         "speech_commands/. Default: TFDS speech_commands (12 classes), downloaded once.\n"
-        "The run directory adds keyword_spotter.keras (raw audio in, probabilities out) and labels.txt."
+        "--keywords w1,w2,...: keep those words, every other word folder becomes _unknown_, _silence_\n"
+        "clips are added. The run directory adds keyword_spotter.keras (raw audio in, probabilities\n"
+        "out) and labels.txt; --export litert adds keyword_spotter.tflite and keyword_spotter_int8.tflite."
     )
     default_model = "deepspeech2"
     # Chosen by measurement on FSDD (official split, 2 CPU cores; see the README):
@@ -109,7 +148,7 @@ class SpeechCommandsRecipe(Recipe):
                         "units": 64, "depth": 1, "dropout": 0.2},
         "cnn_lstm": {"filters": 64, "units": 64, "pool": "max"},
     }
-    artifacts = (EXPORT_FILE, LABELS_FILE)
+    artifacts = (EXPORT_FILE, LABELS_FILE, LITERT_FILE, LITERT_INT8_FILE)
 
     def add_arguments(self, group: argparse._ArgumentGroup) -> None:
         group.add_argument("--clip-seconds", type=flags.positive_float, default=1.0,
@@ -125,6 +164,16 @@ class SpeechCommandsRecipe(Recipe):
                            help="analysis window in ms (default: %(default)s)")
         group.add_argument("--hop-ms", type=flags.positive_float, default=10.0,
                            help="frame step in ms (default: %(default)s)")
+        group.add_argument("--keywords", type=_word_list, default=None, metavar="WORD,WORD,...",
+                           help="keep these words; every other word folder becomes _unknown_ and "
+                           "_silence_ clips are added (the 12-label protocol: --keywords "
+                           "yes,no,up,down,left,right,on,off,stop,go); --data-dir only")
+        group.add_argument("--unknown-percent", type=flags.non_negative_float, default=10.0,
+                           help="--keywords: _unknown_ clips per split, percent of the keyword clips "
+                           "(default: %(default)s)")
+        group.add_argument("--silence-percent", type=flags.non_negative_float, default=10.0,
+                           help="--keywords: _silence_ clips per split, percent of the keyword clips, "
+                           "cut from _background_noise_/ (zeros without it) (default: %(default)s)")
         group.add_argument("--augment", action="store_true",
                            help="random time shift and background noise on the training clips, "
                            "re-drawn every epoch")
@@ -135,6 +184,10 @@ class SpeechCommandsRecipe(Recipe):
         group.add_argument("--noise-prob", type=flags.probability, default=0.8,
                            help="--augment: share of clips that get noise (default: %(default)s); "
                            "noise comes from _background_noise_/ (TFDS: the _silence_ clips)")
+        group.add_argument("--export", choices=("litert",), default=None,
+                           help="litert: also write keyword_spotter.tflite (raw audio in, float32) and "
+                           "keyword_spotter_int8.tflite (int8, calibrated on training clips), builtin "
+                           "ops only, checked against the Keras model on the test split")
         group.add_argument("--lr-schedule", choices=tuple(SCHEDULES), default="cosine",
                            help="learning rate per epoch: cosine decay from --learning-rate to 0, "
                            "or constant (default: %(default)s)")
@@ -144,6 +197,8 @@ class SpeechCommandsRecipe(Recipe):
             raise runner.UsageError(f"--n-mfcc {args.n_mfcc} exceeds --n-mels {args.n_mels}; use at most --n-mels")
         if args.hop_ms > args.window_ms:
             raise runner.UsageError(f"--hop-ms {args.hop_ms} exceeds --window-ms {args.window_ms}: frames would skip audio")
+        if args.sample_rate is not None:  # the front end can be checked before any data is read
+            self._features(args, args.sample_rate)
 
     def _log(self, args: argparse.Namespace):
         return (lambda message: None) if args.quiet else (lambda message: print(f"{self.name}: {message}", flush=True))
@@ -159,24 +214,39 @@ class SpeechCommandsRecipe(Recipe):
             else:
                 return audio.load_folder(
                     root, clip_seconds=args.clip_seconds, sample_rate=args.sample_rate,
-                    limit=args.limit, seed=args.seed, log=log,
+                    limit=args.limit, seed=args.seed, log=log, keywords=args.keywords,
+                    unknown_percent=args.unknown_percent, silence_percent=args.silence_percent,
                 )
+        if args.keywords is not None:
+            raise runner.UsageError(
+                "--keywords needs --data-dir with a word folder per label (TFDS speech_commands "
+                "already has the 12 labels)"
+            )
         return audio.load_tfds(
             clip_seconds=args.clip_seconds, sample_rate=args.sample_rate, limit=args.limit,
             data_dir=tfds_dir, noise=args.augment and args.noise_prob > 0 and args.noise_volume > 0,
             hint=OFFLINE_HINT,
         )
 
+    def _features(self, args: argparse.Namespace, sample_rate: int) -> audio.FeatureConfig:
+        try:
+            return audio.FeatureConfig(
+                sample_rate=sample_rate,
+                clip_seconds=args.clip_seconds,
+                n_mels=args.n_mels,
+                n_mfcc=args.n_mfcc,
+                window_ms=args.window_ms,
+                hop_ms=args.hop_ms,
+            )
+        except DataError as error:
+            raise _as_flags(error) from None
+
     def load(self, args: argparse.Namespace) -> TaskData:
-        splits = self.load_splits(args)
-        features = audio.FeatureConfig(
-            sample_rate=splits.sample_rate,
-            clip_seconds=args.clip_seconds,
-            n_mels=args.n_mels,
-            n_mfcc=args.n_mfcc,
-            window_ms=args.window_ms,
-            hop_ms=args.hop_ms,
-        )
+        try:
+            splits = self.load_splits(args)
+        except DataError as error:
+            raise _as_flags(error) from None
+        features = self._features(args, splits.sample_rate)
         augment = (
             audio.Augment(shift_ms=args.shift_ms, noise_probability=args.noise_prob, noise_volume=args.noise_volume)
             if args.augment else None
@@ -218,6 +288,13 @@ class SpeechCommandsRecipe(Recipe):
         artifacts.save_model_atomic(spotter, os.path.join(run_dir, EXPORT_FILE))
         artifacts.write_text_atomic(os.path.join(run_dir, LABELS_FILE), "\n".join(features.labels) + "\n")
         metrics["export_max_abs_diff"] = self._check_export(model, spotter, data)
+        if args.export == "litert":
+            splits: audio.AudioSplits = data.extras["splits"]
+            metrics.update(export_litert(
+                spotter, run_dir,
+                representative=_waveforms(splits.train, REPRESENTATIVE_CLIPS),
+                test=_waveforms(splits.test),
+            ))
         return metrics
 
     @staticmethod
@@ -233,7 +310,55 @@ class SpeechCommandsRecipe(Recipe):
         return float(np.max(np.abs(direct - exported)))
 
 
-def predict_files(run_dir: str, paths: list[str]) -> list[dict[str, Any]]:
+def _waveforms(dataset, limit: int | None = None) -> np.ndarray:
+    """The waveforms of an unbatched `(waveform, label)` dataset, stacked."""
+    if limit is not None:
+        dataset = dataset.take(limit)
+    return np.stack([w for w, _ in dataset.as_numpy_iterator()])
+
+
+def _top1(probabilities: np.ndarray) -> np.ndarray:
+    probabilities = np.asarray(probabilities)
+    return (probabilities[:, 0] > 0.5).astype(int) if probabilities.shape[-1] == 1 else probabilities.argmax(-1)
+
+
+def export_litert(spotter: keras.Model, run_dir: str, *, representative: np.ndarray, test: np.ndarray) -> dict:
+    """Write the raw-audio spotter as LiteRT files (float32 and int8) and check them.
+
+    Args:
+        spotter: the raw-audio model (`keyword_spotter.keras`).
+        run_dir: where `keyword_spotter.tflite` and `keyword_spotter_int8.tflite` go.
+        representative: training waveforms `(clips, clip_samples)` that calibrate int8.
+        test: test waveforms; each file's top-1 agreement with `spotter` is measured on them.
+
+    Returns:
+        `litert_*` metrics: agreement, bytes and milliseconds per clip (batch 1) of each file.
+
+    Raises:
+        DataError: the model does not convert with builtin ops (the reason, from the converter).
+    """
+    from seqzoo.export import LiteRTExportError, predict_litert, to_litert  # noqa: PLC0415
+
+    expected = _top1(spotter.predict(test, verbose=0))
+    metrics: dict[str, Any] = {"litert_test_clips": int(len(test))}
+    for name, key, int8 in [(LITERT_FILE, "litert", False), (LITERT_INT8_FILE, "litert_int8", True)]:
+        path = os.path.join(run_dir, name)
+        try:
+            to_litert(spotter, path, representative_data=[representative] if int8 else None, int8=int8,
+                      keep_float=FLOAT_LAYERS if int8 else ())
+        except LiteRTExportError as error:
+            raise DataError(f"--export litert: {error}") from None
+        got = _top1(predict_litert(path, test))
+        start = time.perf_counter()
+        clips = test[: min(len(test), 20)]
+        predict_litert(path, clips, batch_size=1)
+        metrics[f"{key}_agreement"] = float(np.mean(got == expected))
+        metrics[f"{key}_bytes"] = os.path.getsize(path)
+        metrics[f"{key}_ms_per_clip"] = 1000 * (time.perf_counter() - start) / len(clips)
+    return metrics
+
+
+def predict_files(run_dir: str, paths: list[str], *, model: str = EXPORT_FILE) -> list[dict[str, Any]]:
     """Classify wav files with the raw-audio model of a finished run.
 
     Args:
@@ -241,6 +366,9 @@ def predict_files(run_dir: str, paths: list[str]) -> list[dict[str, Any]]:
             and `config.json`).
         paths: 16-bit PCM wav files, any sample rate (resampled), any length
             (padded or cropped, centred, to the training clip length).
+        model: the model file in `run_dir`: `keyword_spotter.keras`, or a
+            LiteRT file of `--export litert` (`keyword_spotter.tflite`,
+            `keyword_spotter_int8.tflite`).
 
     Returns:
         One `{"path", "label", "probability"}` per file: the most likely label.
@@ -248,9 +376,18 @@ def predict_files(run_dir: str, paths: list[str]) -> list[dict[str, Any]]:
     Raises:
         DataError: an unreadable wav file, or `run_dir` is not a finished run.
     """
+    from seqzoo.export import predict_litert  # noqa: PLC0415
+
+    model_path = os.path.join(run_dir, model)
     try:
         front = artifacts.read_json(os.path.join(run_dir, "config.json"))["data"]["front_end"]
-        spotter = keras.saving.load_model(os.path.join(run_dir, EXPORT_FILE))
+        if model.endswith(".tflite"):
+            if not os.path.isfile(model_path):
+                raise OSError(f"no {model}; train with --export litert")
+            spotter = lambda waves: predict_litert(model_path, waves)  # noqa: E731
+        else:
+            keras_model = keras.saving.load_model(model_path)
+            spotter = lambda waves: keras_model.predict(waves, verbose=0)  # noqa: E731
     except (OSError, KeyError, ValueError) as error:
         raise DataError(f"{run_dir} is not a finished speech_commands run ({error}); train one first") from None
     waves = []
@@ -259,7 +396,7 @@ def predict_files(run_dir: str, paths: list[str]) -> list[dict[str, Any]]:
         if rate != front["sample_rate"]:
             samples = audio.resample(samples, rate, front["sample_rate"])
         waves.append(np.asarray(audio.fix_length(samples, front["clip_samples"])))
-    probabilities = np.asarray(spotter.predict(np.stack(waves), verbose=0))
+    probabilities = np.asarray(spotter(np.stack(waves)))
     if probabilities.shape[-1] == 1:  # two classes: P(labels[1])
         probabilities = np.concatenate([1.0 - probabilities, probabilities], axis=-1)
     best = probabilities.argmax(axis=-1)

@@ -48,20 +48,17 @@ import csv
 import io
 import logging
 import os
-import shutil
+import re
 import sys
 import time
 from typing import Any, Sequence
 
-from recipes import artifacts, flags
+from recipes import artifacts, flags, rundir
 
 TUNERS = ("random", "bayesian", "hyperband")
 WORKER_WAIT_SECONDS = float(os.environ.get("SEQZOO_WORKER_WAIT", "600"))  # a worker waits this long for the chief
 SUBDIR = "tuning"
 PROJECT = "keras_tuner"
-
-# Flags that may differ when an interrupted search is continued.
-_RESUME_FREE_FLAGS = ("quiet", "overwrite", "strategy", "out", "tuner_id", "oracle_ip", "oracle_port")
 
 # (dest, flag, default) of every search flag: given without --tune they are an error.
 _FLAGS = (
@@ -122,6 +119,130 @@ def requested(args: argparse.Namespace) -> bool:
     return False
 
 
+# ----------------------------------------------------------------------------- flags -> seqzoo.tuning
+
+
+def parse_space(items: Sequence[str]) -> dict[str, str]:
+    """`--space` values -> the `space` of `seqzoo.tuning.search_space`: `["units=16:64", "pool=max,mean"]`
+    -> `{"units": "16:64", "pool": "max,mean"}`.
+
+    Syntax: `KEY=LO:HI` (optionally `KEY=LO:HI:log` or `:linear`) or
+    `KEY=A,B,C`; seqzoo checks the values. Bad syntax raises `UsageError`.
+
+    Example:
+
+    >>> parse_space(["units=16:64", "pool=max,mean"])
+    {'units': '16:64', 'pool': 'max,mean'}
+    """
+    from recipes.runner import UsageError
+
+    space: dict[str, str] = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        key = key.strip()
+        if not sep or not key.isidentifier():
+            raise UsageError(f"--space {item!r}: expected KEY=LO:HI or KEY=A,B,C, e.g. --space units=32:256")
+        if key in space:
+            raise UsageError(f"--space {key} is given twice; give each dimension once")
+        space[key] = text.strip()
+    return space
+
+
+# seqzoo.tuning's messages name its Python arguments; the command line names flags.
+_FLAG_FORMS = (
+    (re.compile(r"space\['(\w+)'\]='([^']*)'"), r"--space \1=\2"),  # space['units']='8:2'
+    (re.compile(r"space\['(\w+)'\]"), r"--space \1"),
+    (re.compile(r"space=\{KEY: 'LO:HI'\}"), "--space KEY=LO:HI"),
+    (re.compile(r"^space:"), "--space:"),  # space: gru has no hyperparameter ...
+    (re.compile(r"fixed=\{'(\w+)': '?([^'}]*)'?\}"), r"--set \1=\2"),  # fixed={'units': 8}
+    (re.compile(r"fixed\['(\w+)'\]"), r"--set \1"),
+    (re.compile(r"objective='([^']*)'"), r"--objective \1"),
+    (re.compile(r"kind='(\w+)'"), r"--tuner \1"),
+)
+
+
+def flag_message(error: Exception) -> str:
+    """A `seqzoo.tuning.SpaceError` in the command line's words.
+
+    Example:
+
+    >>> flag_message(ValueError("space['units'] and fixed['units'] both given"))
+    '--space units and --set units both given'
+    """
+    text = str(error)
+    for pattern, flag in _FLAG_FORMS:
+        text = pattern.sub(flag, text)
+    return text
+
+
+# ----------------------------------------------------------------------------- distributed search
+
+_TUNER_ID, _ORACLE_IP, _ORACLE_PORT = "KERASTUNER_TUNER_ID", "KERASTUNER_ORACLE_IP", "KERASTUNER_ORACLE_PORT"
+
+
+def configure_distributed(
+    tuner_id: str | None = None,
+    oracle_ip: str | None = None,
+    oracle_port: int | str | None = None,
+    environ: dict[str, str] | None = None,
+) -> str | None:
+    """Set KerasTuner's distributed-search variables from the flags; returns the tuner id (`None`: one process).
+
+    The flags (`--tuner-id`, `--oracle-ip`, `--oracle-port`) override the
+    environment (`KERASTUNER_TUNER_ID`, `KERASTUNER_ORACLE_IP`,
+    `KERASTUNER_ORACLE_PORT`). The id `chief` serves the oracle, any other id
+    (`tuner0`, `tuner1`, ...) runs trials. The oracle address defaults to
+    127.0.0.1 (this machine only). Incomplete settings raise `UsageError` and
+    change nothing.
+
+    Example:
+
+    >>> env = {}
+    >>> configure_distributed("chief", oracle_port=8000, environ=env)
+    'chief'
+    >>> env["KERASTUNER_ORACLE_IP"]
+    '127.0.0.1'
+    """
+    from recipes.runner import UsageError
+
+    env = os.environ if environ is None else environ
+    given = {_TUNER_ID: tuner_id, _ORACLE_IP: oracle_ip, _ORACLE_PORT: oracle_port}
+    values = {k: str(v) if v is not None else env.get(k) for k, v in given.items()}
+    tid, ip, port = values[_TUNER_ID], values[_ORACLE_IP], values[_ORACLE_PORT]
+    if not tid and not port and not ip:
+        return None
+    if not tid:
+        raise UsageError("distributed search needs a tuner id: --tuner-id chief on one process, "
+                         "tuner0, tuner1, ... on the others (or KERASTUNER_TUNER_ID)")
+    if not port:
+        raise UsageError("distributed search needs the oracle's port: --oracle-port PORT on every "
+                         "process (or KERASTUNER_ORACLE_PORT)")
+    try:
+        if not 0 < int(port) < 65536:
+            raise ValueError
+    except ValueError:
+        raise UsageError(f"oracle port {port!r} must be an integer in 1..65535") from None
+    values[_ORACLE_IP] = ip or "127.0.0.1"
+    env.update(values)
+    return tid
+
+
+def is_search_chief(environ: dict[str, str] | None = None) -> bool:
+    """Whether this process is a distributed search's chief (serves the oracle, runs no trial).
+
+    Not `seqzoo.distribute.is_chief`, the worker of a multi-worker training
+    that writes the run directory.
+    """
+    env = os.environ if environ is None else environ
+    return "chief" in env.get(_TUNER_ID, "") and _ORACLE_IP in env
+
+
+def is_search_worker(environ: dict[str, str] | None = None) -> bool:
+    """Whether this process is a distributed search's worker (runs trials for a remote oracle)."""
+    env = os.environ if environ is None else environ
+    return _ORACLE_IP in env and not is_search_chief(env)
+
+
 # ----------------------------------------------------------------------------- run dir
 
 
@@ -131,51 +252,10 @@ def _settings_path(out: str) -> str:
 
 def _inspect(recipe, args: argparse.Namespace, flags: dict[str, Any]) -> str:
     """`"new"`, `"resume"` or `"overwrite"`; `UsageError` for an unusable --out. Reads only."""
-    from recipes import runner
-
-    out = args.out
-    if os.path.exists(out) and not os.path.isdir(out):
-        raise runner.UsageError(f"--out {out!r} is a file; give a directory")
-    if not runner._has_content(out):
-        return "new"
-    paths = runner.RunPaths(out)
-    is_search = os.path.isfile(_settings_path(out))
-    if not is_search and not os.path.isfile(paths.config):
-        raise runner.UsageError(
-            f"--out {out!r} exists and is not a seqzoo run directory; choose a new --out"
-        )
-    if args.overwrite:
-        return "overwrite"
-    if not is_search:
-        raise runner.UsageError(
-            f"--out {out!r} holds a run without --tune; pass --overwrite to search there, or choose another --out"
-        )
-    if os.path.isfile(paths.metrics):
-        raise runner.UsageError(
-            f"--out {out!r} holds a complete search and run (metrics.json); "
-            "pass --overwrite to search again, or choose another --out"
-        )
-    try:
-        previous = artifacts.read_json(_settings_path(out))
-    except (OSError, ValueError) as error:
-        raise runner.UsageError(f"--out {out!r}: unreadable tuning/settings.json ({error}); pass --overwrite") from None
-    changed = _changed_flags(flags, previous.get("flags", {}))
-    if previous.get("recipe") != recipe.name:
-        changed.insert(0, "recipe")
-    if changed:
-        raise runner.UsageError(
-            f"--out {out!r} holds a search started with different settings ({', '.join(changed)}); "
-            "rerun its command (tuning/settings.json), pass --overwrite, or choose another --out"
-        )
-    return "resume"
+    return rundir.inspect_search(args.out, recipe.name, flags, args.overwrite)
 
 
-def _changed_flags(now: dict[str, Any], before: dict[str, Any]) -> list[str]:
-    now = artifacts.to_jsonable(now)
-    return [
-        f"--{k.replace('_', '-')}" for k in sorted(set(now) | set(before))
-        if k not in _RESUME_FREE_FLAGS and now.get(k) != before.get(k)
-    ]
+_changed_flags = rundir.changed_flags
 
 
 def _wait_for_chief(recipe, args: argparse.Namespace, flags: dict[str, Any]) -> str:
@@ -205,10 +285,7 @@ def _wait_for_chief(recipe, args: argparse.Namespace, flags: dict[str, Any]) -> 
 
 
 def _clear(recipe, out: str) -> None:
-    from recipes import runner
-
-    runner._clear_run_dir(recipe, runner.RunPaths(out))
-    shutil.rmtree(os.path.join(out, SUBDIR), ignore_errors=True)
+    rundir.clear(rundir.RunPaths(out), (*recipe.artifacts, SUBDIR))
 
 
 # ----------------------------------------------------------------------------- results
@@ -272,31 +349,37 @@ def run(recipe, args: argparse.Namespace, argv: Sequence[str]) -> dict[str, Any]
     Raises `UsageError`/`DataError` before writing anything for bad input.
     Returns the final run's metrics (empty on a distributed worker).
     """
+    lock = rundir.RunLock(args.out or "")
+    try:
+        return _run(recipe, args, argv, lock)
+    finally:
+        lock.release()
+
+
+def _run(recipe, args: argparse.Namespace, argv: Sequence[str], lock: rundir.RunLock) -> dict[str, Any]:
     from recipes import runner
     from seqzoo import distribute
     from seqzoo import tuning as zt
 
     UsageError = runner.UsageError
     logging.getLogger("tensorflow").setLevel(logging.ERROR)  # every trial retraces: TF's warning is noise here
-    try:
-        tuner_id = zt.configure_distributed(args.tuner_id, args.oracle_ip, args.oracle_port)
-    except zt.SpaceError as error:
-        raise UsageError(str(error)) from None
-    worker = zt.is_worker()
+    tuner_id = configure_distributed(args.tuner_id, args.oracle_ip, args.oracle_port)
+    worker = is_search_worker()
     if tuner_id is not None and not args.out:
         raise UsageError("a distributed search needs --out: the same folder on every process")
-    args.out = args.out or runner._default_out(recipe, args.model)
+    args.out = lock.out = args.out or runner.default_out(recipe, args.model)
     user_set = runner.parse_set(args.set)
     hparams = runner.resolve_hyperparameters(recipe, args.model, user_set)
     if args.max_epochs is not None and args.tuner != "hyperband":
         raise UsageError("--max-epochs applies to --tuner hyperband only (other tuners train --epochs per trial)")
+    space = parse_space(args.space)
     try:
-        space = zt.parse_space(args.space)
         zt.search_space(args.model, space, fixed=list(user_set))
         if not args.objective.startswith("val_"):  # checked against the model's metrics after loading
             zt.make_objective(args.objective, ["loss", "accuracy", "mae"])  # raises the one-line error
     except zt.SpaceError as error:
-        raise UsageError(str(error)) from None
+        raise UsageError(flag_message(error)) from None
+    runner.check_common(recipe, args)
     recipe.check_args(args)
     try:
         if distribute.resolve(args.strategy) == "multi_worker":
@@ -306,11 +389,14 @@ def run(recipe, args: argparse.Namespace, argv: Sequence[str]) -> dict[str, Any]
         policy = distribute.set_mixed_precision(args.mixed_precision, strategy)
     except distribute.StrategyError as error:
         raise UsageError(f"--strategy {args.strategy}: {error}") from None
-    flags = runner._flags_for_config(args)
+    flags = rundir.flags_for_config(args)
+    if not worker:
+        lock.acquire()  # the chief or a lone search holds --out; workers share it
     state = _wait_for_chief(recipe, args, flags) if worker else _inspect(recipe, args, flags)
 
-    runner._seed(args)
+    runner.seed_run(args)
     data = recipe.load(args)
+    runner.check_data(args, data)
 
     def optimizer(learning_rate: float):
         # A per-step schedule spans a trial's largest budget (hyperband: --max-epochs).
@@ -325,17 +411,24 @@ def run(recipe, args: argparse.Namespace, argv: Sequence[str]) -> dict[str, Any]
         )
         objective = zt.make_objective(args.objective, hypermodel.metric_names())
     except zt.SpaceError as error:
-        raise UsageError(str(error)) from None
+        raise UsageError(flag_message(error)) from None
 
     # Nothing was written before this point.
     tuning_dir = os.path.join(args.out, SUBDIR)
+    if not worker and not lock.held:  # a new --out: lock it as it is created, then look again
+        os.makedirs(args.out, exist_ok=True)
+        lock.acquire()
+        if _inspect(recipe, args, flags) != state:
+            raise UsageError(f"--out {args.out!r} was used by another run meanwhile; rerun to continue it")
     if state == "overwrite":
         _clear(recipe, args.out)
+    elif not worker:
+        rundir.remove_leftovers(args.out)
     os.makedirs(tuning_dir, exist_ok=True)
     if state in ("new", "overwrite"):
         artifacts.write_json_atomic(_settings_path(args.out), {
             "recipe": recipe.name, "model": args.model,
-            "command": runner._command(recipe, argv, args.out), "flags": flags,
+            "command": runner.command_line(recipe, argv, args.out), "flags": flags,
             "space": {k: v.describe() for k, v in hypermodel.space.items()},
         })
     trials_csv = os.path.join(tuning_dir, "trials.csv")
@@ -354,13 +447,13 @@ def run(recipe, args: argparse.Namespace, argv: Sequence[str]) -> dict[str, Any]
         write_trials_csv(rows, trials_csv)
         row = next(r for r in rows if r["trial_id"] == trial.trial_id)
         params = " ".join(f"{n}={_fmt(row.get(n))}" for n in names if row.get(n) is not None)
-        runner._say(args, f"  trial {trial.trial_id} {trial.status.lower()}: {objective.name} "
+        runner.say(args, f"  trial {trial.trial_id} {trial.status.lower()}: {objective.name} "
                           f"{_fmt(row['score'])} ({_fmt(row['seconds'])} s) {params}")
 
     tuner.on_trial_recorded = recorded
     role = {None: "", "chief": " (chief: serving the oracle)"}.get(tuner_id, f" (worker {tuner_id})")
     remaining = tuner.remaining_trials if not worker else None
-    runner._say(args, f"{recipe.name}: searching {args.model} ({args.tuner}, up to {args.max_trials} trials, "
+    runner.say(args, f"{recipe.name}: searching {args.model} ({args.tuner}, up to {args.max_trials} trials, "
                       f"{objective.name}){role} in {args.out}"
                       + (f"; {args.max_trials - remaining} trials done before" if remaining is not None
                          and remaining < args.max_trials and state == "resume" else ""))
@@ -375,7 +468,7 @@ def run(recipe, args: argparse.Namespace, argv: Sequence[str]) -> dict[str, Any]
         raise UsageError(f"the search stopped: {first[0] if first else error}; see {trials_csv} "
                          "(column error)") from None
     if worker:
-        runner._say(args, f"{recipe.name}: worker {tuner_id} finished; the chief writes the results")
+        runner.say(args, f"{recipe.name}: worker {tuner_id} finished; the chief writes the results")
         return {}
 
     if tuner_id is not None:  # the chief: save the oracle after its last trial ended
@@ -396,7 +489,7 @@ def run(recipe, args: argparse.Namespace, argv: Sequence[str]) -> dict[str, Any]
         "model_hyperparameters": final_hparams, "learning_rate": learning_rate,
         "tuner": args.tuner, "trials": {"total": len(rows), "completed": len(completed)},
     })
-    runner._say(args, f"{recipe.name}: {len(rows)} trials ({len(completed)} completed); "
+    runner.say(args, f"{recipe.name}: {len(rows)} trials ({len(completed)} completed); "
                       f"best {objective.name} {_fmt(best_trial.score)} (trial {best_trial.trial_id})\n"
                       + leaderboard(rows, names, objective.name, objective.direction))
     return _train_best(recipe, args, argv, data, strategy, policy, final_hparams, learning_rate, flags)
@@ -405,9 +498,7 @@ def run(recipe, args: argparse.Namespace, argv: Sequence[str]) -> dict[str, Any]
 def _train_best(recipe, args, argv, data, strategy, policy, hparams, learning_rate, flags) -> dict[str, Any]:
     """Train the best configuration into --out like a normal run (resuming an interrupted one)."""
     import keras
-    import tensorflow as tf
 
-    import seqzoo
     from recipes import runner
     from seqzoo import tuning as zt
 
@@ -415,31 +506,11 @@ def _train_best(recipe, args, argv, data, strategy, policy, hparams, learning_ra
     keras.utils.set_random_seed(args.seed)
     final_args = argparse.Namespace(**{**vars(args), "learning_rate": learning_rate})
     model = runner.build_model(recipe, final_args, data, hparams, strategy)
-    paths = runner.RunPaths(args.out)
-    if os.path.isfile(paths.model) and os.path.isfile(paths.train_state) and not runner._has_content(paths.backup):
-        state = "evaluate"
-    elif os.path.isfile(paths.config):
-        state = "resume"
-    else:
-        state = "new"
-        artifacts.write_json_atomic(paths.config, {
-            "recipe": recipe.name, "model": args.model,
-            "command": runner._command(recipe, argv, args.out), "flags": flags,
-            "hyperparameters": {**hparams, **({"learning_rate": learning_rate}
-                                              if learning_rate != args.learning_rate else {})},
-            "task": data.model_kwargs, "data": data.info, "class_names": data.class_names,
-            "strategy": type(strategy).__name__, "dtype_policy": policy,
-            "tuning": os.path.join(SUBDIR, "best.json"),
-            "versions": {"seqzoo": seqzoo.__version__, "tensorflow": tf.__version__, "keras": keras.__version__},
-        })
-    verb = {"resume": "resuming", "evaluate": "evaluating the trained model in"}.get(state, "training into")
-    runner._say(args, f"{recipe.name}: best {args.model} ({model.count_params():,} params), {verb} {args.out}")
-    metrics = runner.train_and_evaluate(recipe, final_args, data, model, args.out, strategy,
-                                        trained=state == "evaluate")
-    shown = {k: v for k, v in metrics.items() if k.startswith("test_") and isinstance(v, float)}
-    runner._say(args, f"{recipe.name}: " + ", ".join(f"{k} {v:.4f}" for k, v in shown.items())
-                + f"; epochs {metrics['epochs_run']}, {metrics['train_seconds']:.0f} s; {args.out}")
-    return metrics
+    recorded = {**hparams, **({"learning_rate": learning_rate} if learning_rate != args.learning_rate else {})}
+    return runner.train_and_record(
+        recipe, final_args, argv, data, model, strategy, hparams=hparams, policy=policy, label="best ",
+        config={"flags": flags, "hyperparameters": recorded, "tuning": os.path.join(SUBDIR, "best.json")},
+    )
 
 
 if __name__ == "__main__":  # pragma: no cover

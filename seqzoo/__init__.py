@@ -8,11 +8,15 @@
 Importing seqzoo registers its custom layers with Keras, so
 `keras.saving.load_model("model.keras")` works for seqzoo models afterwards;
 `seqzoo.load_model` does the same in one call.
+
+seqzoo needs Keras and one Keras backend (TensorFlow, JAX or PyTorch, chosen by
+`KERAS_BACKEND`); TensorFlow is imported only where it is used (the recipes'
+`tf.data` pipelines, `seqzoo.tuning`, `seqzoo.distribute`).
 """
 
-from seqzoo._quiet import import_tensorflow_quietly
+from seqzoo._quiet import import_keras_quietly
 
-import_tensorflow_quietly()  # TensorFlow's start-up chatter is not seqzoo's output
+import_keras_quietly()  # the backend's start-up chatter is not seqzoo's output
 
 from seqzoo import layers  # noqa: E402,F401  (registers the serializable layers)
 from seqzoo.factory import build  # noqa: E402

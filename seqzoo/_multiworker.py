@@ -24,7 +24,8 @@ only the driver around them:
 
 It works under any strategy (tests compare it with `model.fit`), but
 `seqzoo.distribute.fit` only uses it for multi-worker runs. Keras internals it
-relies on: `Model._symbolic_build` (what `fit` calls to create the metrics' and
+relies on, through `seqzoo._compat` (canary tests in tests/test_compat.py):
+`Model._symbolic_build` (what `fit` calls to create the metrics' and
 optimizer's state) and `Model._initial_epoch` (set by `BackupAndRestore`).
 """
 
@@ -37,6 +38,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from seqzoo import _compat
+
 # Collective failures: a peer crashed, was killed or cannot be reached.
 _LOST_WORKER = (
     tf.errors.UnavailableError,
@@ -44,6 +47,10 @@ _LOST_WORKER = (
     tf.errors.CancelledError,
     tf.errors.DeadlineExceededError,
 )
+
+
+class WorkerLostError(RuntimeError):
+    """A multi-worker run stopped because a worker failed; restart every worker to resume."""
 
 
 _SUM = tf.distribute.ReduceOp.SUM
@@ -132,7 +139,7 @@ def _step_functions(model: keras.Model, strategy: tf.distribute.Strategy, elemen
         # Create the compiled loss's and metrics' state and the optimizer's
         # variables up front, as `model.fit` does: created lazily inside the
         # distributed step they break it (e.g. Adam under MirroredStrategy).
-        model._symbolic_build(data_batch=element_spec)
+        _compat.symbolic_build(model, element_spec)
 
     @tf.function(reduce_retracing=True)
     def train_function(batch):
@@ -147,9 +154,24 @@ def _step_functions(model: keras.Model, strategy: tf.distribute.Strategy, elemen
     return train_function, test_function
 
 
-def _distribute(strategy: tf.distribute.Strategy, dataset: tf.data.Dataset | None):
-    from seqzoo.distribute import shard_by_data
+def shard_by_data(dataset: tf.data.Dataset) -> tf.data.Dataset:
+    """`dataset` with auto-shard policy DATA unless a policy was chosen already.
 
+    Multi-worker input is sharded per worker; FILE sharding cannot apply to
+    in-memory or generated data (or to fewer files than workers), so seqzoo
+    shards by element: every worker reads the input and keeps its slice of
+    each global batch. Set `AutoShardPolicy.FILE` yourself on a dataset read
+    from many files to shard by file instead.
+    """
+    policy = dataset.options().experimental_distribute.auto_shard_policy
+    if policy != tf.data.experimental.AutoShardPolicy.AUTO:
+        return dataset
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    return dataset.with_options(options)
+
+
+def _distribute(strategy: tf.distribute.Strategy, dataset: tf.data.Dataset | None):
     if dataset is None:
         return None
     return strategy.experimental_distribute_dataset(shard_by_data(dataset))
@@ -158,8 +180,6 @@ def _distribute(strategy: tf.distribute.Strategy, dataset: tf.data.Dataset | Non
 @contextlib.contextmanager
 def _worker_failures(strategy: tf.distribute.Strategy, backup_dir: str | None = None):
     """Turn a collective aborted by a lost worker into a one-line `WorkerLostError`."""
-    from seqzoo.distribute import WorkerLostError
-
     try:
         yield
     except _LOST_WORKER as error:
@@ -171,6 +191,11 @@ def _worker_failures(strategy: tf.distribute.Strategy, backup_dir: str | None = 
             f"({type(error).__name__}: {str(error).strip().splitlines()[0][:200]}); "
             f"restart every worker with the same command{resume}"
         ) from None
+
+
+def is_chief(strategy: tf.distribute.Strategy) -> bool:
+    """Whether this process writes the run's files (`seqzoo.distribute.is_chief`)."""
+    return bool(strategy.extended.should_checkpoint)
 
 
 def fit(
@@ -188,8 +213,6 @@ def fit(
 
     Arguments as `seqzoo.distribute.fit`.
     """
-    from seqzoo.distribute import is_chief
-
     strategy = strategy or model.distribute_strategy
     chief = is_chief(strategy)
     callbacks = list(callbacks or [])
@@ -211,12 +234,12 @@ def fit(
 
 def _loop(model, strategy, callbacks, train_function, test_function, train_dist, val_dist, epochs):
     model.stop_training = False
-    model._initial_epoch = None
+    _compat.reset_initial_epoch(model)
     callbacks.on_train_begin()  # BackupAndRestore (chief) restores weights and epoch here
     state = model.variables + (model.optimizer.variables if model.optimizer is not None else [])
     state = list({id(v): v for v in state}.values())
-    (initial_epoch,) = broadcast_from_chief(strategy, state, [model._initial_epoch or 0])
-    model._initial_epoch = None
+    (initial_epoch,) = broadcast_from_chief(strategy, state, [_compat.initial_epoch(model) or 0])
+    _compat.reset_initial_epoch(model)
 
     vote = _stop_vote(strategy)
     training_logs = None

@@ -9,7 +9,7 @@ import argparse
 import sys
 import textwrap
 
-from seqzoo._quiet import import_tensorflow_quietly
+from seqzoo._quiet import import_keras_quietly
 
 
 def _table(rows: list[list[str]], headers: list[str], wraps: list[int]) -> str:
@@ -64,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     card.add_argument("name")
     card.set_defaults(run=cmd_info)
     args = parser.parse_args(argv)
-    import_tensorflow_quietly()
+    import_keras_quietly()
     return args.run(args)
 
 

@@ -12,7 +12,7 @@
 **Batch size is global.** Datasets given to `fit` are batched with the global
 batch size (all replicas on all workers together); each step every replica
 gets `global_batch / num_replicas_in_sync` examples and the gradients are
-averaged over the whole global batch. So `--batch-size 256` trains the same
+averaged over the whole global batch. So a global batch of 256 trains the same
 model whatever the strategy, and the number of steps per epoch does not change
 when you add devices. Scale the batch size (and usually the learning rate)
 yourself when you add replicas.
@@ -53,6 +53,7 @@ import keras
 import tensorflow as tf
 
 from seqzoo import _multiworker
+from seqzoo._multiworker import WorkerLostError, shard_by_data  # noqa: F401  (public here)
 
 
 STRATEGIES = ("auto", "default", "one_device", "mirrored", "multi_worker", "tpu")
@@ -65,10 +66,6 @@ _TF_CONFIG_EXAMPLE = (
 
 class StrategyError(ValueError):
     """A strategy cannot be used here; the message says how to fix it."""
-
-
-class WorkerLostError(RuntimeError):
-    """A multi-worker run stopped because a worker failed; restart every worker to resume."""
 
 
 # --------------------------------------------------------------------------- TF_CONFIG
@@ -166,7 +163,7 @@ def _tpu() -> tf.distribute.Strategy:
     if address is None:
         raise StrategyError(
             "no TPU found; run on a Cloud TPU VM, or set TPU_NAME to the TPU's name "
-            "or grpc://host:8470, or choose --strategy auto"
+            "or grpc://host:8470, or use get_strategy('auto')"
         )
     try:
         resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=address)
@@ -250,8 +247,7 @@ def is_chief(strategy: tf.distribute.Strategy | None = None) -> bool:
     >>> is_chief(tf.distribute.get_strategy())
     True
     """
-    strategy = strategy or tf.distribute.get_strategy()
-    return bool(strategy.extended.should_checkpoint)
+    return _multiworker.is_chief(strategy or tf.distribute.get_strategy())
 
 
 def chief_value(value: int, strategy: tf.distribute.Strategy | None = None) -> int:
@@ -302,23 +298,6 @@ def write_dir(path: str, strategy: tf.distribute.Strategy | None = None) -> str:
         return path
     task_id = getattr(strategy.cluster_resolver, "task_id", "x")
     return tempfile.mkdtemp(prefix=f"seqzoo-worker{task_id}-")
-
-
-def shard_by_data(dataset: tf.data.Dataset) -> tf.data.Dataset:
-    """`dataset` with auto-shard policy DATA unless a policy was chosen already.
-
-    Multi-worker input is sharded per worker; FILE sharding cannot apply to
-    in-memory or generated data (or to fewer files than workers), so seqzoo
-    shards by element: every worker reads the input and keeps its slice of
-    each global batch. Set `AutoShardPolicy.FILE` yourself on a dataset read
-    from many files to shard by file instead.
-    """
-    policy = dataset.options().experimental_distribute.auto_shard_policy
-    if policy != tf.data.experimental.AutoShardPolicy.AUTO:
-        return dataset
-    options = tf.data.Options()
-    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
-    return dataset.with_options(options)
 
 
 def set_mixed_precision(enabled: bool, strategy: tf.distribute.Strategy | None = None) -> str:

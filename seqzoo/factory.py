@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import keras
@@ -9,7 +10,8 @@ import keras
 from seqzoo import registry
 from seqzoo.heads import HEADS
 from seqzoo.inputs import FRONT_ENDS
-from seqzoo.params import validate_all
+from seqzoo.models._summary import sequence_outputs
+from seqzoo.params import ParamError, validate_all
 from seqzoo.task import TASK_PARAMS, Task
 
 
@@ -33,6 +35,8 @@ def build(name: str, **kwargs: Any) -> keras.Model:
     >>> seqzoo.build("gru", inputs="series", seq_len=48, features=7,
     ...              head="forecast", horizon=12, targets=7).output_shape
     (None, 12, 7)
+    >>> seqzoo.build("gpt", head="language_model", vocab_size=100).output_shape  # next-token logits
+    (None, None, 100)
     """
     entry = registry.get(name)
     task_kwargs = {k: v for k, v in kwargs.items() if k in TASK_PARAMS}
@@ -44,7 +48,39 @@ def build(name: str, **kwargs: Any) -> keras.Model:
         raise TypeError(f"{error}; task keywords: {', '.join(sorted(TASK_PARAMS))}") from None
     for rule in entry.constraints:
         rule.check(hparams)
+    if task.head == "language_model":
+        task = dataclasses.replace(task, objective=objective_for(entry, task.objective))
     stem = FRONT_ENDS[task.inputs](task)
-    summary = entry.backbone(stem.x, **hparams)
-    outputs = HEADS[task.head](summary, stem, task)
+    if task.head == "language_model":  # every step's output, not the summary
+        with sequence_outputs():
+            summary = entry.backbone(stem.x, **hparams)
+    else:
+        summary = entry.backbone(stem.x, **hparams)
+    own_head = entry.heads.get(task.head)  # a model's own head (registered), else the generic one
+    outputs = own_head(summary, stem, task, **hparams) if own_head else HEADS[task.head](summary, stem, task)
     return keras.Model(stem.inputs, outputs, name=name)
+
+
+def objective_for(entry: registry.ModelEntry, objective: str | None = None) -> str:
+    """The pre-training objective of a language model built from `entry`.
+
+    `None` picks it from the registry tags: `"clm"` (next-token prediction) for
+    a model tagged `causal`, `"mlm"` (masked tokens) otherwise. `"mlm"` is
+    valid for every model (a causal one predicts each masked token from its
+    left context and the [MASK] itself); `"clm"` only for a causal model: a
+    model whose steps see later tokens would read the answer it must predict.
+
+    Example:
+
+    >>> objective_for(registry.get("bert")), objective_for(registry.get("lstm"))
+    ('mlm', 'clm')
+    """
+    causal = "causal" in entry.tags
+    if objective is None:
+        return "clm" if causal else "mlm"
+    if objective == "clm" and not causal:
+        raise ParamError(
+            f"objective='clm' needs a causal model, and {entry.name!r} is not tagged 'causal' "
+            "(its steps see later tokens, so next-token prediction is trivial); use objective='mlm'"
+        )
+    return objective

@@ -11,7 +11,7 @@ from typing import Any, Callable
 
 import keras
 
-from seqzoo.layers import InstanceNormalization
+from seqzoo.layers import InstanceNormalization, ReversibleEmbedding
 from seqzoo.task import Task
 
 
@@ -21,16 +21,21 @@ class Stem:
 
     inputs: Any  # the keras.Input
     x: Any  # (batch, time, channels), masked for tokens
+    embedding: Any = None  # the token embedding layer (tokens), which a language model's output reuses
 
 
 def tokens(task: Task) -> Stem:
     ids = keras.Input(shape=(task.seq_len,), dtype="int32", name="tokens")
-    x = keras.layers.Embedding(task.vocab_size, task.embed_dim, mask_zero=True, name="embedding")(ids)
+    # A language model scores tokens with the embedding matrix itself (tied weights); the
+    # weight keeps the plain Embedding's name and shape, so a classifier loads it.
+    kind = ReversibleEmbedding if task.head == "language_model" else keras.layers.Embedding
+    embedding = kind(task.vocab_size, task.embed_dim, mask_zero=True, name="embedding")
+    x = embedding(ids)
     if task.token_dropout:
         # One draw per token, shared by its channels: a dropped word is gone, not
         # thinned. The mask passes through (a dropped token reads as a zero vector).
         x = keras.layers.Dropout(task.token_dropout, noise_shape=(None, None, 1), name="token_dropout")(x)
-    return Stem(ids, x)
+    return Stem(ids, x, embedding)
 
 
 def frames(task: Task) -> Stem:

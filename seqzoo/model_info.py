@@ -26,6 +26,8 @@ class ModelInfo:
     hyperparameters: dict[str, dict[str, Any]]
     search_space: dict[str, str]
     module: str
+    tags: tuple[str, ...] = ()
+    variant_of: str | None = None
 
     def __str__(self) -> str:
         lines = [
@@ -33,6 +35,8 @@ class ModelInfo:
             f"  paper:   {self.paper}",
             f"  authors: {self.authors}",
             f"  solved:  {self.solved}",
+            *([f"  tags:    {', '.join(self.tags)}"] if self.tags else []),
+            *([f"  variant of: {self.variant_of}"] if self.variant_of else []),
             "  hyperparameters:",
         ]
         width = max((len(k) for k in self.hyperparameters), default=0)
@@ -79,4 +83,6 @@ def info(name: str) -> ModelInfo:
         hyperparameters=hyper,
         search_space={k: v["search"] for k, v in hyper.items() if v["search"]},
         module=entry.module,
+        tags=tuple(sorted(entry.tags)),
+        variant_of=entry.variant_of,
     )

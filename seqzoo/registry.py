@@ -20,9 +20,23 @@ from importlib import metadata
 from typing import Any, Callable
 
 from seqzoo.params import Divides, Param
+from seqzoo.task import HEADS as HEAD_KINDS
 from seqzoo.task import TASK_PARAMS
 
 ENTRY_POINT_GROUP = "seqzoo.models"
+
+# Roles a model can declare with `register(..., tags=...)`. Recipes and the history
+# recipe pick models by these roles (and `variant_of`), never by name.
+TAGS: dict[str, str] = {
+    "simple": "an ungated recurrent cell (Elman): the state is squashed through one matrix every step",
+    "gated": "a gated recurrent cell (LSTM, GRU, ...): gates decide what the state keeps",
+    "bidirectional": "reads the sequence in both directions (every step sees the future)",
+    "deep": "a stacked variant: depth > 1 by default",
+    "causal": "every step's representation depends only on that step and earlier ones: "
+              "the model can stream, and pre-trains by next-token prediction",
+    "parallel_scan": "a linear recurrence trained with a parallel scan over time; runs step by step at inference",
+    "order_free": "ignores the order of the sequence (a set model)",
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,6 +54,12 @@ class ModelEntry:
         params: hyperparameter declarations (`seqzoo.params.Int`, ...).
         module: the module that registered it (plugins show here).
         constraints: rules between hyperparameters (`seqzoo.params.Divides`).
+        tags: roles from `TAGS`, e.g. `("gated", "causal")`.
+        variant_of: the registered model this one varies (e.g. `bilstm` -> `lstm`,
+            `deep_lstm` -> `lstm`); `None` for a base architecture.
+        heads: the model's own head for a head kind, `{kind: fn(summary, stem, task,
+            **hyperparameters) -> output}`, used instead of `seqzoo.heads.HEADS[kind]`
+            (e.g. SegRNN's parallel multi-step forecast); empty for most models.
     """
 
     name: str
@@ -52,6 +72,9 @@ class ModelEntry:
     params: dict[str, Param]
     module: str
     constraints: tuple[Divides, ...] = ()
+    tags: frozenset[str] = frozenset()
+    variant_of: str | None = None
+    heads: dict[str, Callable[..., Any]] = dataclasses.field(default_factory=dict)
 
     def defaults(self) -> dict[str, Any]:
         return {key: spec.default for key, spec in self.params.items()}
@@ -76,6 +99,9 @@ def register(
     solved: str,
     params: dict[str, Param] | None = None,
     constraints: tuple[Divides, ...] | list[Divides] = (),
+    tags: tuple[str, ...] | list[str] = (),
+    variant_of: str | None = None,
+    heads: dict[str, Callable[..., Any]] | None = None,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register a backbone function under `name` (default: the function's name).
 
@@ -86,6 +112,11 @@ def register(
             each is passed to the backbone as a keyword argument.
         constraints: rules between hyperparameters, e.g. `[Divides("heads", "width")]`;
             `build` checks them and the tuner samples only valid combinations.
+        tags: roles from `TAGS` (e.g. `("gated", "causal")`); recipes select models by them.
+        variant_of: the registered base model this one varies, if any.
+        heads: the model's own head for some head kinds (`"classification"`,
+            `"forecast"`): `fn(summary, stem, task, **hyperparameters) -> output`,
+            float32, the shape of the generic head's; other kinds use `seqzoo.heads`.
 
     Example:
 
@@ -115,6 +146,15 @@ def register(
             missing = {rule.divisor, rule.dividend} - set(params or {})
             if missing:
                 raise ValueError(f"model {key!r}: constraint {rule.describe()!r} names unknown {sorted(missing)}")
+        unknown = sorted(set(tags) - set(TAGS))
+        if unknown:
+            raise ValueError(f"model {key!r}: unknown tags {unknown}; valid: {', '.join(TAGS)}")
+        if variant_of is not None and (variant_of == key or not str(variant_of).isidentifier()):
+            raise ValueError(f"model {key!r}: variant_of={variant_of!r} must name another model")
+        bad_heads = sorted(set(heads or {}) - set(HEAD_KINDS))
+        if bad_heads:
+            raise ValueError(f"model {key!r}: heads for unknown head kinds {bad_heads}; valid: "
+                             f"{', '.join(HEAD_KINDS)}")
         if key in _REGISTRY:
             raise ValueError(
                 f"model {key!r} is already registered by {_REGISTRY[key].module}; "
@@ -131,6 +171,9 @@ def register(
             params=dict(params or {}),
             module=getattr(fn, "__module__", "?"),
             constraints=tuple(constraints),
+            tags=frozenset(tags),
+            variant_of=variant_of,
+            heads=dict(heads or {}),
         )
         return fn
 
@@ -193,12 +236,28 @@ def _unknown_message(name: str) -> str:
     return f"unknown model {name!r}{hint} (see seqzoo.list_models())"
 
 
-def list_models(pattern: str = "*") -> list[str]:
-    """Sorted registered names matching the fnmatch `pattern`, e.g. `"*lstm*"`."""
+def _check_tags(tags: tuple[str, ...]) -> None:
+    unknown = sorted(set(tags) - set(TAGS))
+    if unknown:
+        raise ValueError(f"unknown tags {unknown}; valid: {', '.join(TAGS)}")
+
+
+def list_models(pattern: str = "*", *, tags: tuple[str, ...] | list[str] = ()) -> list[str]:
+    """Sorted registered names matching the fnmatch `pattern`, e.g. `"*lstm*"`, that
+    carry every tag in `tags` (see `TAGS`), e.g. `list_models(tags=["causal"])`."""
     _load()
-    return sorted(n for n in _REGISTRY if fnmatch.fnmatchcase(n, pattern))
+    _check_tags(tuple(tags))
+    return sorted(
+        n for n, e in _REGISTRY.items() if fnmatch.fnmatchcase(n, pattern) and set(tags) <= e.tags
+    )
 
 
-def entries(pattern: str = "*") -> list[ModelEntry]:
-    """Entries matching `pattern`, in timeline order (year, then name)."""
-    return sorted((get(n) for n in list_models(pattern)), key=lambda e: (e.year, e.name))
+def entries(pattern: str = "*", *, tags: tuple[str, ...] | list[str] = ()) -> list[ModelEntry]:
+    """Entries matching `pattern` and `tags`, in timeline order (year, then name)."""
+    return sorted((get(n) for n in list_models(pattern, tags=tags)), key=lambda e: (e.year, e.name))
+
+
+def variants(name: str) -> list[str]:
+    """The registered models declared `variant_of=name`, sorted."""
+    _load()
+    return sorted(n for n, e in _REGISTRY.items() if e.variant_of == name)

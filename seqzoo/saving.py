@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import zipfile
 
 import keras
 
@@ -16,6 +17,10 @@ def load_model(path: str | os.PathLike, *, compile: bool = True) -> keras.Model:
         path: the `.keras` file.
         compile: also restore the optimizer, loss and metrics.
 
+    Raises:
+        FileNotFoundError: `path` does not exist.
+        ValueError: `path` exists but is not a `.keras` archive (truncated or damaged).
+
     Example:
 
     >>> import os, tempfile, seqzoo
@@ -24,4 +29,9 @@ def load_model(path: str | os.PathLike, *, compile: bool = True) -> keras.Model:
     >>> seqzoo.load_model(path).name
     'gru'
     """
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"no such model file: {os.fspath(path)!r}")
+    if not zipfile.is_zipfile(path):  # Keras would say "File not found" for a file that exists
+        raise ValueError(f"{os.fspath(path)!r} is not a readable .keras archive (truncated or damaged); "
+                         "save the model again")
     return keras.saving.load_model(path, compile=compile, safe_mode=True)

@@ -13,10 +13,11 @@ same for every model:
 | `token_dropout` | tokens | `0.0` | while training, zero this fraction of the token embeddings, whole tokens at a time ("word dropout", Iyyer et al. 2015) |
 | `features` | frames, series | `40` (frames), `1` (series) | channels per time step |
 | `normalize` | series | `True` | per-window instance normalisation, undone on the forecast (RevIN, Kim et al. 2022) |
-| `head` | all | `"classification"` | `"classification"` or `"forecast"` |
+| `head` | all | `"classification"` | `"classification"`, `"forecast"` or `"language_model"` (tokens only) |
 | `num_classes` | classification | `2` | 2: one sigmoid probability `(batch, 1)`; more: softmax `(batch, num_classes)` |
 | `horizon` | forecast | `24` | steps ahead; output `(batch, horizon, targets)` |
 | `targets` | forecast | `1` | forecast the **last** `targets` variables of a series input |
+| `objective` | language_model | `None` | `"clm"` (next token; the input is `tokens`, the output `(batch, time, vocab_size)` logits) or `"mlm"` (masked tokens; inputs `tokens` and `positions` `(batch, k)`, the output `(batch, k, vocab_size)` logits); `None`: `"clm"` for models tagged `causal`, else `"mlm"` (see `seqzoo.heads.language_model`) |
 | `linear_skip` | series forecast | `True` | add a linear autoregressive path from the lookback window (LSTNet's highway, Lai et al. 2018) |
 """
 
@@ -28,7 +29,8 @@ from typing import Any
 from seqzoo.params import Bool, Choice, Float, Int, ParamError, validate_all
 
 INPUT_KINDS = ("tokens", "frames", "series")
-HEADS = ("classification", "forecast")
+HEADS = ("classification", "forecast", "language_model")
+OBJECTIVES = ("clm", "mlm")
 
 TASK_PARAMS = {
     "inputs": Choice("tokens", INPUT_KINDS, help="input kind"),
@@ -44,6 +46,8 @@ TASK_PARAMS = {
     "horizon": Int(24, low=1, help="forecast steps"),
     "targets": Int(1, low=1, help="forecast the last `targets` variables"),
     "linear_skip": Bool(True, help="linear autoregressive path (series forecast)"),
+    "objective": Choice(None, (None, *OBJECTIVES),
+                        help="language model: next-token (clm) or masked-token (mlm); None = from the model's tags"),
 }
 
 # Which task keywords mean something for which input kind / head: giving one
@@ -58,6 +62,7 @@ _APPLIES = {
     "horizon": ("head", ("forecast",)),
     "targets": ("head", ("forecast",)),
     "linear_skip": ("inputs", ("series",)),
+    "objective": ("head", ("language_model",)),
 }
 
 _KIND_DEFAULTS = {
@@ -83,6 +88,7 @@ class Task:
     horizon: int
     targets: int
     linear_skip: bool
+    objective: str | None = None
 
     @classmethod
     def from_kwargs(cls, kwargs: dict[str, Any], *, where: str = "seqzoo.build") -> "Task":
@@ -103,5 +109,9 @@ class Task:
             raise ParamError(
                 f"targets={task.targets} exceeds features={task.features}: the forecast "
                 "targets are the last `targets` variables of the series"
+            )
+        if task.head == "language_model" and task.inputs != "tokens":
+            raise ParamError(
+                f"head='language_model' predicts tokens: it needs inputs='tokens', not inputs={task.inputs!r}"
             )
         return task

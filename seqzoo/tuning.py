@@ -10,9 +10,11 @@ for a task, and adds what a long search needs:
   among the multiples of it (a KerasTuner conditional scope per `heads`
   value), so no trial fails on an invalid pair. The rules are declared with
   each model (`register(..., constraints=[Divides("heads", "width")])`).
-- **narrowing and widening.** `space={"units": (16, 64), "pool": ["max"], ...}`
-  (or the recipes' `--space units=16:64`) replaces a dimension's search range;
-  values are checked against the hyperparameter's valid range.
+- **narrowing and widening.** `space={"units": (16, 64), "pool": ["max", "mean"]}`
+  (or as text: `{"units": "16:64:log", "pool": "max,mean"}`) replaces or adds a
+  dimension's search range; values are checked against the hyperparameter's
+  valid range. Errors name the Python arguments (`space['units']`,
+  `fixed={...}`, `objective=...`); the recipes translate them into their flags.
 - **flat memory.** KerasTuner's memory grows by every trial's whole training
   graph (keras-team/keras-tuner#395, #873). The cause on Keras 3 + TensorFlow:
   the optimizer step traced into `train_function` uses `tf.custom_gradient`,
@@ -28,11 +30,11 @@ for a task, and adds what a long search needs:
 - **trial records.** Each trial writes `seqzoo_trial.json` (tuner id, epochs,
   seconds) into its KerasTuner trial folder; `trial_rows(tuner)` gives one row
   per trial for a table.
-- **distributed search**: KerasTuner's chief/worker engine, selected by the
+- **distributed search**: KerasTuner's own chief/worker engine, selected by its
   `KERASTUNER_TUNER_ID`, `KERASTUNER_ORACLE_IP`, `KERASTUNER_ORACLE_PORT`
-  environment variables (`configure_distributed` sets them, binding to
-  127.0.0.1 unless told otherwise). The chief serves the oracle; workers run
-  the trials. Every process must see the same `directory`.
+  environment variables (set them before `make_tuner`). The chief serves the
+  oracle; workers run the trials and record none. Every process must see the
+  same `directory`.
 
 Example:
 
@@ -64,7 +66,7 @@ from typing import Any, Callable, Mapping, Sequence
 import keras
 import keras_tuner
 
-from seqzoo import registry
+from seqzoo import _compat, registry
 from seqzoo.heads import loss_and_metrics
 from seqzoo.params import Choice, Divides, Float, Int, Param, ParamError, parse_value
 from seqzoo.task import TASK_PARAMS
@@ -75,10 +77,8 @@ __all__ = [
     "TRAINING_PARAMS",
     "TUNERS",
     "clear_session",
-    "configure_distributed",
     "make_objective",
     "make_tuner",
-    "parse_space",
     "search_space",
     "trial_rows",
 ]
@@ -116,36 +116,13 @@ DIRECTIONS = {
 # ----------------------------------------------------------------------------- search space
 
 
-def parse_space(items: Sequence[str]) -> dict[str, str]:
-    """`["units=16:64", "pool=max,mean"]` -> `{"units": "16:64", "pool": "max,mean"}`.
-
-    Syntax: `KEY=LO:HI` (optionally `KEY=LO:HI:log` or `:linear`) or
-    `KEY=A,B,C`. The values are checked by `search_space`.
-
-    Example:
-
-    >>> parse_space(["units=16:64", "pool=max,mean"])
-    {'units': '16:64', 'pool': 'max,mean'}
-    """
-    space: dict[str, str] = {}
-    for item in items:
-        key, sep, text = item.partition("=")
-        key = key.strip()
-        if not sep or not key.isidentifier():
-            raise SpaceError(f"--space {item!r}: expected KEY=LO:HI or KEY=A,B,C, e.g. --space units=32:256")
-        if key in space:
-            raise SpaceError(f"--space {key} is given twice; give each dimension once")
-        space[key] = text.strip()
-    return space
-
-
 def _range_spec(name: str, spec: Param, text: str, where: str) -> Param:
     parts = [p.strip() for p in text.split(":")]
     sampling = spec.sampling
     if len(parts) == 3 and parts[2] in ("linear", "log"):
         sampling = parts.pop()
     if len(parts) != 2 or not parts[0] or not parts[1]:
-        raise SpaceError(f"{where}: empty range; give LO:HI (e.g. {name}=1:4) or values A,B,C")
+        raise SpaceError(f"{where}: empty range; give 'LO:HI' (e.g. space[{name!r}]='1:4') or values 'A,B,C'")
     numbers = [parse_value(p) for p in parts]
     integral = isinstance(spec, Int)
     for number in numbers:
@@ -157,13 +134,13 @@ def _range_spec(name: str, spec: Param, text: str, where: str) -> Param:
     if low > high:
         raise SpaceError(f"{where}: inverted range ({low} > {high}); give LO:HI with LO < HI")
     if low == high:
-        raise SpaceError(f"{where}: empty range ({low}:{high}); to fix the value use --set {name}={low}")
+        raise SpaceError(f"{where}: empty range ({low}:{high}); to fix the value use fixed={{{name!r}: {low!r}}}")
     try:
         low, high = spec.validate(name, low), spec.validate(name, high)
     except ParamError as error:
         raise SpaceError(f"{where}: {error}") from None
     if sampling == "log" and low <= 0:
-        raise SpaceError(f"{where}: log sampling needs LO > 0; use {name}={low}:{high}:linear")
+        raise SpaceError(f"{where}: log sampling needs LO > 0; use space[{name!r}]='{low}:{high}:linear'")
     return dataclasses.replace(spec, search=(low, high), sampling=sampling)
 
 
@@ -176,10 +153,10 @@ def _values_spec(name: str, spec: Param, values: Sequence[Any], where: str) -> P
             raise SpaceError(f"{where}: {error}") from None
     if len(set(map(repr, checked))) != len(checked):
         raise SpaceError(f"{where}: a value is repeated; give each value once")
+    if not checked:
+        raise SpaceError(f"{where}: no value; give 'LO:HI' or values 'A,B,C'")
     if len(checked) < 2:
-        raise SpaceError(
-            f"{where}: one value is not a search; to fix it use --set {name}={checked[0] if checked else ''}".rstrip("=")
-        )
+        raise SpaceError(f"{where}: one value is not a search; to fix it use fixed={{{name!r}: {checked[0]!r}}}")
     if len({type(v) for v in checked}) > 1:
         raise SpaceError(f"{where}: values must all have one type (all numbers or all text)")
     default = spec.default if any(spec.default == v and type(spec.default) is type(v) for v in checked) else checked[0]
@@ -188,7 +165,7 @@ def _values_spec(name: str, spec: Param, values: Sequence[Any], where: str) -> P
 
 def _override(name: str, spec: Param, value: Any) -> Param:
     """One dimension of `space=`: text (`"16:64"`, `"a,b"`), a `(lo, hi)` tuple, a list, or a Param."""
-    where = f"--space {name}={value}" if isinstance(value, str) else f"space[{name!r}]={value!r}"
+    where = f"space[{name!r}]={value!r}"
     if isinstance(value, (Int, Float, Choice)):
         if not value.search:
             raise SpaceError(f"{where}: the Param needs search=...")
@@ -199,7 +176,7 @@ def _override(name: str, spec: Param, value: Any) -> Param:
         if ":" in value:
             if isinstance(spec, Choice):
                 raise SpaceError(f"{where}: {name} is a choice; give values, e.g. "
-                                 f"{name}={','.join(map(str, spec.values))}")
+                                 f"space[{name!r}]={','.join(map(str, spec.values))!r}")
             return _range_spec(name, spec, value, where)
         return _values_spec(name, spec, [parse_value(v) for v in value.split(",") if v.strip()], where)
     if isinstance(value, tuple) and len(value) == 2 and not isinstance(spec, Choice):
@@ -242,12 +219,12 @@ def search_space(
         task = [k for k in unknown if k in TASK_PARAMS]
         hint = f" ({', '.join(task)}: a task keyword, fixed by the task)" if task else ""
         raise SpaceError(
-            f"--space: {model} has no hyperparameter {', '.join(map(repr, unknown))}{hint}; "
+            f"space: {model} has no hyperparameter {', '.join(map(repr, unknown))}{hint}; "
             f"searchable: {', '.join(known)}"
         )
     both = sorted(set(space) & set(fixed))
     if both:
-        raise SpaceError(f"--space {both[0]} and --set {both[0]} both given; search it or fix it, not both")
+        raise SpaceError(f"space[{both[0]!r}] and fixed[{both[0]!r}] both given; search it or fix it, not both")
     result: dict[str, Param] = {}
     for name, spec in known.items():
         if name in space:
@@ -255,7 +232,8 @@ def search_space(
         elif spec.search and name not in fixed and name in entry.params:
             result[name] = spec
     if not result:
-        raise SpaceError(f"nothing to search: {model} declares no search space here; add --space KEY=LO:HI")
+        raise SpaceError(f"nothing to search: {model} declares no search space here; "
+                         "add a dimension, e.g. space={KEY: 'LO:HI'}")
     return result
 
 
@@ -413,12 +391,12 @@ class SeqzooHyperModel(keras_tuner.HyperModel):
                     continue  # this divisor value is dropped (it does not divide the fixed dividend)
                 if not options:
                     raise SpaceError(
-                        f"--space: no {rule.dividend} in the searched range fits {rule.divisor}={value} "
+                        f"space: no {rule.dividend} in the searched range fits {rule.divisor}={value} "
                         f"({rule.describe()}); widen {rule.dividend} or narrow {rule.divisor}"
                     )
             if divisor is not None and dividend is None and not self._divisors(rule):
                 raise SpaceError(
-                    f"--space {rule.divisor}: no value divides {rule.factor * self._fixed_value(rule.dividend)} "
+                    f"space[{rule.divisor!r}]: no value divides {rule.factor * self._fixed_value(rule.dividend)} "
                     f"({rule.describe()}); change the range or {rule.dividend}"
                 )
 
@@ -542,16 +520,16 @@ def make_objective(name: str, metric_names: Sequence[str]) -> keras_tuner.Object
     valid = [f"val_{m}" for m in metric_names]
     if name.startswith("test"):
         raise SpaceError(
-            f"--objective {name}: a test metric would select on the test set; use one of {', '.join(valid)}"
+            f"objective={name!r}: a test metric would select on the test set; use one of {', '.join(valid)}"
         )
     if not name.startswith("val_"):
-        raise SpaceError(f"--objective {name}: not a validation metric; use one of {', '.join(valid)}")
+        raise SpaceError(f"objective={name!r}: not a validation metric; use one of {', '.join(valid)}")
     if name not in valid:
-        raise SpaceError(f"--objective {name}: the model does not compute it; use one of {', '.join(valid)}")
+        raise SpaceError(f"objective={name!r}: the model does not compute it; use one of {', '.join(valid)}")
     metric = name[len("val_"):]
     direction = DIRECTIONS.get(metric)
     if direction is None:
-        raise SpaceError(f"--objective {name}: unknown direction; pass keras_tuner.Objective({name!r}, 'min' or 'max')")
+        raise SpaceError(f"objective={name!r}: unknown direction; pass keras_tuner.Objective({name!r}, 'min' or 'max')")
     return keras_tuner.Objective(name, direction)
 
 
@@ -567,22 +545,9 @@ def _malloc_trim() -> None:
         pass
 
 
-def _gradient_registry() -> dict | None:
-    """TensorFlow's global gradient registry (`name -> entry`), or None on another backend/version."""
-    if keras.backend.backend() != "tensorflow":
-        return None
-    try:
-        from tensorflow.python.framework import ops
-
-        registry_ = ops._gradient_registry._registry
-    except (ImportError, AttributeError):
-        return None
-    return registry_ if isinstance(registry_, dict) else None
-
-
 def custom_gradients() -> frozenset[str]:
     """Names of the `tf.custom_gradient` functions registered so far (pass to `clear_session(since=)`)."""
-    names = _gradient_registry() or {}
+    names = _compat.gradient_registry() or {}
     return frozenset(k for k in names if isinstance(k, str) and k.startswith("CustomGradient-"))
 
 
@@ -605,7 +570,7 @@ def clear_session(since: frozenset[str] | None = None) -> None:
     policy = keras.mixed_precision.global_policy().name
     keras.backend.clear_session(free_memory=False)
     keras.mixed_precision.set_global_policy(policy)
-    registry_ = _gradient_registry()
+    registry_ = _compat.gradient_registry()
     if since is not None and registry_ is not None:
         for name in custom_gradients() - since:
             registry_.pop(name, None)
@@ -623,20 +588,20 @@ def _write_json(path: str, obj: Any) -> None:
     os.replace(tmp, path)
 
 
-class _SeqzooTuner:
+class _SeqzooTuner(_compat.TunerSpaceHook):
     """Mixed into KerasTuner's tuners: cheap space set-up, trial records, per-trial cleanup."""
 
     on_trial_recorded: Callable[[Any, Any], None] | None = None
     _gradients_before: frozenset[str] | None = None
 
-    def _populate_initial_space(self) -> None:
-        if isinstance(self.hypermodel, SeqzooHyperModel):
-            # The hypermodel declares every conditional scope itself: no trial builds needed.
-            hp = self.oracle.get_space()
-            self.hypermodel.declare_hyperparameters(hp)
-            self.oracle.update_space(hp)
-            return
-        super()._populate_initial_space()
+    def populate_space(self) -> bool:
+        if not isinstance(self.hypermodel, SeqzooHyperModel):
+            return False
+        # The hypermodel declares every conditional scope itself: no trial builds needed.
+        hp = self.oracle.get_space()
+        self.hypermodel.declare_hyperparameters(hp)
+        self.oracle.update_space(hp)
+        return True
 
     def on_trial_begin(self, trial: Any) -> None:
         super().on_trial_begin(trial)
@@ -658,7 +623,7 @@ class _SeqzooTuner:
     def on_trial_end(self, trial: Any) -> None:
         super().on_trial_end(trial)
         clear_session(since=self._gradients_before)  # frees this trial's model, graphs and functions
-        if self.on_trial_recorded is not None and not self._is_worker():
+        if self.on_trial_recorded is not None and not _compat.tuner_is_worker(self):
             self.on_trial_recorded(self, trial)
 
 
@@ -741,7 +706,7 @@ def make_tuner(
             import scipy  # noqa: F401
             import sklearn  # noqa: F401
         except ImportError:
-            raise SpaceError("--tuner bayesian needs scikit-learn: pip install scikit-learn") from None
+            raise SpaceError("kind='bayesian' needs scikit-learn: pip install scikit-learn") from None
     tuner = TUNERS[kind](**options)
     if kind == "hyperband" and max_trials:
         tuner.oracle.max_trials = max_trials  # Oracle.create_trial stops there
@@ -755,72 +720,12 @@ def _forget_finished_retries(oracle: Any) -> None:
     (KerasTuner saves the oracle before it pops the ended trial; a distributed
     chief never saves it again, so its last trial would be rerun on resume.)
     """
-    queue = getattr(oracle, "_retry_queue", None)
+    queue = _compat.retry_queue(oracle)
     trials = getattr(oracle, "trials", None)
     if not queue or trials is None:
         return
     finished = {"COMPLETED", "FAILED"}
-    oracle._retry_queue = [t for t in queue if t not in trials or trials[t].status not in finished]
-
-
-# ----------------------------------------------------------------------------- distributed
-
-
-def configure_distributed(
-    tuner_id: str | None = None,
-    oracle_ip: str | None = None,
-    oracle_port: int | str | None = None,
-    environ: dict[str, str] | None = None,
-) -> str | None:
-    """Set KerasTuner's distributed-search variables; returns the tuner id (`None`: one process).
-
-    Arguments override the environment (`KERASTUNER_TUNER_ID`,
-    `KERASTUNER_ORACLE_IP`, `KERASTUNER_ORACLE_PORT`). The id `chief` serves
-    the oracle, any other id (`tuner0`, `tuner1`, ...) runs trials. The oracle
-    address defaults to 127.0.0.1 (this machine only); on the chief give
-    `oracle_ip="0.0.0.0"` to accept workers from other machines, and on the
-    workers the chief's address.
-
-    Example:
-
-    >>> env = {}
-    >>> configure_distributed("chief", oracle_port=8000, environ=env)
-    'chief'
-    >>> env["KERASTUNER_ORACLE_IP"]
-    '127.0.0.1'
-    """
-    env = os.environ if environ is None else environ
-    given = {
-        "KERASTUNER_TUNER_ID": tuner_id, "KERASTUNER_ORACLE_IP": oracle_ip, "KERASTUNER_ORACLE_PORT": oracle_port,
-    }
-    values = {k: str(v) if v is not None else env.get(k) for k, v in given.items()}
-    tid, ip, port = values["KERASTUNER_TUNER_ID"], values["KERASTUNER_ORACLE_IP"], values["KERASTUNER_ORACLE_PORT"]
-    if not tid and not port and not ip:
-        return None
-    if not tid:
-        raise SpaceError("distributed search needs a tuner id: --tuner-id chief on one process, "
-                         "tuner0, tuner1, ... on the others (or KERASTUNER_TUNER_ID)")
-    if not port:
-        raise SpaceError("distributed search needs the oracle's port: --oracle-port PORT on every "
-                         "process (or KERASTUNER_ORACLE_PORT)")
-    try:
-        if not 0 < int(port) < 65536:
-            raise ValueError
-    except ValueError:
-        raise SpaceError(f"oracle port {port!r} must be an integer in 1..65535") from None
-    values["KERASTUNER_ORACLE_IP"] = ip or "127.0.0.1"
-    env.update(values)
-    return tid
-
-
-def is_chief() -> bool:
-    """Whether this process is the distributed search's chief (serves the oracle, runs no trial)."""
-    return "chief" in os.environ.get("KERASTUNER_TUNER_ID", "") and "KERASTUNER_ORACLE_IP" in os.environ
-
-
-def is_worker() -> bool:
-    """Whether this process is a distributed search's worker (runs trials for a remote oracle)."""
-    return "KERASTUNER_ORACLE_IP" in os.environ and not is_chief()
+    _compat.set_retry_queue(oracle, [t for t in queue if t not in trials or trials[t].status not in finished])
 
 
 # ----------------------------------------------------------------------------- results

@@ -109,14 +109,15 @@ class ToyRecipe(Recipe):
 
 
 class StopAfterEpoch(keras.callbacks.Callback):
-    """Simulates a kill: raises KeyboardInterrupt at the end of epoch index `epoch`."""
+    """Simulates Ctrl-C once epoch index `epoch` has ended (backed up): raises KeyboardInterrupt
+    as the next epoch begins."""
 
     def __init__(self, epoch: int):
         super().__init__()
         self.epoch = epoch
 
-    def on_epoch_end(self, epoch, logs=None):
-        if epoch == self.epoch:
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch == self.epoch + 1:
             raise KeyboardInterrupt
 
 

@@ -178,6 +178,28 @@ def test_bad_feature_settings_raise_one_line_errors():
         audio.FeatureConfig(sample_rate=8000, n_mels=10, n_mfcc=20)
     with pytest.raises(DataError, match="clip"):
         audio.FeatureConfig(sample_rate=8000, clip_seconds=0.01)
+    # the library names Python arguments, not the recipe's flags
+    with pytest.raises(DataError) as error:
+        audio.FeatureConfig(sample_rate=8000, n_mels=0)
+    assert "--" not in str(error.value) and "n_mels" in str(error.value)
+
+
+@pytest.mark.parametrize(
+    "rate, clip_seconds, hop_ms",
+    [(100, 1.0, 10.0), (16000, 0.999938, 10.0), (8000, 1.0, 10.0), (100, 1.0, 20.0), (16000, 1.0, 10.0), (8000, 0.5, 12.5)],
+)
+def test_feature_frames_are_counted_one_way(rate, clip_seconds, hop_ms):
+    """Issue 14 #8: at 100 Hz the data had 101 frames and the spotter expected 102.
+    A setting is either refused, or its static frame count is the computed one."""
+    try:
+        config = audio.FeatureConfig(sample_rate=rate, clip_seconds=clip_seconds, hop_ms=hop_ms, window_ms=25.0, n_mels=8)
+    except DataError as error:
+        assert "hop_ms" in str(error) and "\n" not in str(error)
+        assert (rate, hop_ms) == (100, 10.0) or rate * clip_seconds % 1  # 1-sample hop, or one sample short
+        return
+    front_end = config.front_end()
+    computed = front_end(np.zeros((1, config.clip_samples), "float32")).shape[1]
+    assert front_end.output_shape[1] == computed == config.num_frames
 
 
 def test_normalisation_statistics_come_from_the_training_split_only(tmp_path):
@@ -269,6 +291,12 @@ def test_exported_model_reads_raw_audio_and_matches_the_classifier(tmp_path):
 # ----------------------------------------------------------------------------- bad input
 
 
+def _zero_hz(wav: bytes) -> bytes:
+    """The same wav with 0 in the header's sample-rate (and byte-rate) fields."""
+    assert wav[12:16] == b"fmt "
+    return wav[:24] + bytes(8) + wav[32:]
+
+
 def _write(path, data: bytes):
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
@@ -281,8 +309,9 @@ def _write(path, data: bytes):
         (lambda root: _write(root / "low/bad.wav", b"this is not a wav file"), "not a readable PCM wav"),
         (lambda root: _write(root / "low/bad.wav", (root / "low/spk_nohash_2.wav").read_bytes()[:-100]), "truncated"),
         (lambda root: audio.write_wav(root / "low/bad.wav", np.zeros(0), 8000), "no samples"),
+        (lambda root: _write(root / "low/bad.wav", _zero_hz((root / "low/spk_nohash_2.wav").read_bytes())), "0 Hz"),
     ],
-    ids=["8-bit", "garbage", "truncated", "empty"],
+    ids=["8-bit", "garbage", "truncated", "empty", "0-hz"],
 )
 def test_bad_wav_files_fail_with_one_line_errors(tmp_path, breakage, message):
     root = make_folder(tmp_path / "sc")
@@ -335,7 +364,84 @@ def test_tfds_speech_commands_through_mock_data(tmp_path, monkeypatch):
 def test_tfds_offline_fails_fast_with_a_hint(tmp_path, monkeypatch):
     monkeypatch.setattr(recipes.data, "network_available", lambda *a, **k: False)
     start = time.monotonic()
-    with pytest.raises(DataError, match="--data-dir") as error:
+    with pytest.raises(DataError, match=r"load_folder\(root\)") as error:  # the library names its API, not a flag
         audio.load_tfds(data_dir=str(tmp_path / "tfds"))
     assert time.monotonic() - start < 30 and "\n" not in str(error.value)
     assert not (tmp_path / "tfds" / "speech_commands").exists() or not any((tmp_path / "tfds").rglob("*.tfrecord*"))
+
+
+# ----------------------------------------------------------------------------- keywords, _silence_, _unknown_
+
+WORDS = {"yes": 300.0, "no": 500.0, "up": 700.0, "down": 900.0, "left": 1100.0, "right": 1300.0}
+
+
+def make_words(root, takes=6, rate=8000, noise=True, extra=()):
+    """A many-word folder: <word>/s<take>_nohash_0.wav; take 0 in the test list, take 1 in val."""
+    root.mkdir(parents=True)
+    lists = {"val": [], "test": []}
+    for word, hz in [*WORDS.items(), *extra]:
+        (root / word).mkdir()
+        for take in range(takes):
+            rel = f"{word}/s{take}_nohash_0.wav"
+            audio.write_wav(root / rel, tone(hz, 0.25, rate), rate)
+            if take < 2:
+                lists["test" if take == 0 else "val"].append(rel)
+    (root / "validation_list.txt").write_text("\n".join(lists["val"]) + "\n")
+    (root / "testing_list.txt").write_text("\n".join(lists["test"]) + "\n")
+    if noise:
+        (root / audio.NOISE_FOLDER).mkdir()
+        audio.write_wav(root / audio.NOISE_FOLDER / "hum.wav", 0.5 * np.random.default_rng(0).standard_normal(2 * rate), rate)
+    return root
+
+
+def test_keywords_map_other_words_to_unknown_and_add_silence_from_the_noise(tmp_path):
+    root = make_words(tmp_path / "sc")
+    splits = audio.load_folder(root, clip_seconds=0.25, keywords=["yes", "no"], unknown_percent=50, silence_percent=25)
+    assert splits.labels == ["_silence_", "_unknown_", "yes", "no"]
+    # train: 4 takes x 2 keywords = 8 keyword clips -> ceil(8 * 50%) = 4 unknown, ceil(8 * 25%) = 2 silence
+    assert splits.sizes == {"train": 14, "val": 4, "test": 4}
+    waves, labels = collect(splits.train)
+    assert sorted(np.bincount(labels).tolist()) == [2, 4, 4, 4] and np.bincount(labels)[:2].tolist() == [2, 4]
+    unknown_hz = sorted({round(dominant_hz(w, 8000)) for w in waves[labels == 1]})
+    assert set(unknown_hz) <= {700, 900, 1100, 1300} and len(unknown_hz) >= 2  # sampled from the other words
+    assert {round(dominant_hz(w, 8000)) for w in waves[labels == 2]} == {300}
+    silence = waves[labels == 0]
+    assert silence.shape == (2, 2000) and (np.abs(silence).max(axis=1) > 0).all()  # cut from the noise
+    assert not np.allclose(silence[0], silence[1])
+    # val/test: 2 keyword clips each -> 1 unknown, 1 silence; repeatable with the same seed
+    again = audio.load_folder(root, clip_seconds=0.25, keywords=["yes", "no"], unknown_percent=50, silence_percent=25)
+    np.testing.assert_array_equal(collect(again.train)[0], waves)
+
+
+def test_generated_silence_is_zeros_without_background_noise(tmp_path):
+    root = make_words(tmp_path / "sc", noise=False)
+    splits = audio.load_folder(root, clip_seconds=0.25, keywords=["up"], unknown_percent=0, silence_percent=100)
+    waves, labels = collect(splits.test)
+    assert splits.labels == ["_silence_", "_unknown_", "up"] and labels.tolist() == [2, 0]
+    assert not waves[1].any()
+
+
+def test_silence_and_unknown_folders_are_read_as_those_labels(tmp_path):
+    root = make_words(tmp_path / "sc", noise=False, extra=[("_silence_", 50.0), ("_unknown_", 1700.0)])
+    # as the official test archive: the special folders are labels, named in the lists like the words
+    splits = audio.load_folder(root, clip_seconds=0.25)
+    assert splits.labels == ["_silence_", "_unknown_", *sorted(WORDS)]
+    assert splits.sizes == {"train": 32, "val": 8, "test": 8}
+    # with keywords, their files are kept whole; _unknown_ is topped up from the other words
+    mapped = audio.load_folder(root, clip_seconds=0.25, keywords=["yes"], unknown_percent=200, silence_percent=10)
+    _, labels = collect(mapped.train)
+    assert np.bincount(labels, minlength=3).tolist() == [4, 8, 4]  # 4 silence files (no top-up needed), 4 + 4 unknown
+    waves, labels = collect(mapped.test)
+    assert sorted(labels.tolist()) == [0, 1, 1, 2] and abs(dominant_hz(waves[labels == 0][0], 8000) - 50) < 5
+
+
+@pytest.mark.parametrize(
+    "keywords, message",
+    [(["yes", "maybe"], "'maybe' has no label folder"), (["yes", "yes"], "yes is named twice"),
+     (["_unknown_"], "added by itself"), ([], "keywords is empty")],
+)
+def test_bad_keywords_raise_one_line_errors(tmp_path, keywords, message):
+    root = make_words(tmp_path / "sc", takes=3, noise=False)
+    with pytest.raises(DataError, match=message) as error:
+        audio.load_folder(root, keywords=keywords)
+    assert "\n" not in str(error.value) and "--" not in str(error.value)

@@ -237,14 +237,35 @@ def test_mixed_precision_on_cpu(trainer):
     model = gru_model(strategy)
     assert model.get_layer("gru_1").compute_dtype == "bfloat16"
     assert all(w.dtype == "float32" for w in model.weights)
+    assert keras.mixed_precision.global_policy().name == "mixed_bfloat16"
+    # bfloat16 has float32's range: no loss scaling (Keras wraps only float16 in LossScaleOptimizer)
+    assert not isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer)
+    before = [w.numpy().copy() for w in model.trainable_weights]
     train, val = datasets()
     history = train_fn(model, train, validation_data=val, epochs=1, verbose=0).history
     assert np.isfinite(history["loss"][0]) and np.isfinite(history["val_loss"][0])
+    assert all(w.dtype == "float32" for w in model.weights)  # float32 master weights, updated
+    assert all(not np.array_equal(b, w.numpy()) for b, w in zip(before, model.trainable_weights))
     x, _ = series_data(n=4)
     assert model(x).dtype == "float32"
     assert model.predict(x, verbose=0).dtype == np.float32
     assert distribute.set_mixed_precision(False, strategy) == "float32"
     assert keras.mixed_precision.global_policy().name == "float32"
+
+
+def test_mixed_float16_scales_the_loss():
+    """float16 (the GPU policy) trains through a dynamic LossScaleOptimizer: finite updates."""
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    model = gru_model()
+    assert model.get_layer("gru_1").compute_dtype == "float16"
+    assert isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer)
+    assert model.optimizer.initial_scale == 2.0**15
+    train, val = datasets()
+    history = distribute.fit(model, train, validation_data=val, epochs=1, verbose=0).history
+    assert np.isfinite(history["loss"][0])
+    assert all(w.dtype == "float32" and np.isfinite(w.numpy()).all() for w in model.weights)
+    assert model.optimizer.iterations.numpy() > 0
+    assert 1.0 <= float(model.optimizer.dynamic_scale.numpy()) <= 2.0**15  # kept or lowered, never 0/inf
 
 
 # --------------------------------------------------------------------------- mirrored, two CPUs

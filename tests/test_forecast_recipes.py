@@ -238,19 +238,27 @@ def test_download_offline_fails_fast(tmp_path, capsys, monkeypatch, recipe):
 
 
 def test_jena_cached_archive_is_used_offline(tmp_path, monkeypatch):
-    """A download already in the Keras cache needs no network."""
+    """A real zip already in the Keras cache is extracted by the real get_file, without network."""
+    import urllib.request
+    import zipfile
+
     home = tmp_path / "keras_home"
     (home / "datasets").mkdir(parents=True)
-    (home / "datasets" / jena_climate.ARCHIVE).write_bytes(b"zip")
-    extracted = tmp_path / "extracted"
-    extracted.mkdir()
-    ramp_csv(extracted / jena_climate.CSV_NAME, rows=10, date_column="Date Time")
+    source = tmp_path / jena_climate.CSV_NAME
+    ramp_csv(source, rows=10, date_column="Date Time")
+    with zipfile.ZipFile(home / "datasets" / jena_climate.ARCHIVE, "w") as archive:
+        archive.write(source, jena_climate.CSV_NAME)
     monkeypatch.setenv("KERAS_HOME", str(home))
     monkeypatch.setattr(recipes.data, "network_available", lambda *a, **k: False)
-    calls = []
-    monkeypatch.setattr(keras.utils, "get_file", lambda **kw: calls.append(kw) or str(extracted))
+
+    def no_download(*args, **kwargs):
+        raise AssertionError("the network must not be used")
+
+    monkeypatch.setattr(urllib.request, "urlretrieve", no_download)
+    monkeypatch.setattr(urllib.request, "urlopen", no_download)
     args = type("Args", (), {"csv": None, "data_dir": None})()
     path = jena_climate.JenaClimateRecipe().csv_path(args)
-    assert path == str(extracted / jena_climate.CSV_NAME)
-    assert calls[0]["origin"] == jena_climate.URL and calls[0]["extract"] is True
+    assert path.startswith(str(home)) and os.path.basename(path) == jena_climate.CSV_NAME
+    with open(path, "rb") as extracted, open(source, "rb") as original:
+        assert extracted.read() == original.read()
 

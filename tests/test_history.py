@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 
 from recipes import history
-from recipes.history_probes import decay_per_step, far_near_ratio, input_gradient_profile, train_step_time
-from recipes.history_tasks import TASKS, adding_problem, delayed_recall, first_token, random_labels
+from recipes.history import roles, verdicts
+from recipes.history.probes import decay_per_step, far_near_ratio, input_gradient_profile, train_step_time
+from recipes.history.tasks import TASKS, adding_problem, delayed_recall, first_token, random_labels
 
 
 # ----------------------------------------------------------------------------- probes
@@ -176,12 +177,12 @@ def test_gradient_verdict_follows_the_numbers():
 def test_gru_verdict_follows_the_numbers():
     recs = [dict(_rec("lstm", "adding", 10, 0.9), params=100, step_seconds=2.0),
             dict(_rec("gru", "adding", 10, 0.88), params=75, step_seconds=1.5)]
-    result = history.verdict_gru_vs_lstm(recs)
+    result = history.verdict_gated_cost(recs)
     assert result["verdict"] == history.CONFIRMED and result["time_ratio"] == pytest.approx(0.75)
     recs[1]["step_seconds"] = 2.5
-    assert history.verdict_gru_vs_lstm(recs)["verdict"] == history.MIXED
+    assert history.verdict_gated_cost(recs)["verdict"] == history.MIXED
     recs[1]["skill"] = 0.5
-    assert history.verdict_gru_vs_lstm(recs)["verdict"] == history.NOT_CONFIRMED
+    assert history.verdict_gated_cost(recs)["verdict"] == history.NOT_CONFIRMED
 
 
 def test_parallel_verdict_follows_the_numbers():
@@ -198,6 +199,43 @@ def test_parallel_verdict_follows_the_numbers():
     assert history.scaling_exponent({64: 1.0, 128: 2.0, 256: 4.0}) == pytest.approx(1.0)
 
 
+def test_parallel_scan_verdict_follows_the_numbers():
+    def record(model, task, length, solved):
+        return {"model": model, "task": task, "seq_len": length, "solved": solved, "skill": float(solved)}
+    records = [record(m, t, L, L <= limit) for m, limit in (("mingru", 50), ("lstm", 50), ("gru", 25))
+               for t in ("adding", "recall") for L in (10, 25, 50)]
+    linear = {"mingru": {256: 0.01, 1024: 0.04, 4096: 0.16}, "lstm": {256: 0.1, 1024: 0.4, 4096: 1.6},
+              "gru": {256: 0.1, 1024: 0.4, 4096: 1.6}}
+    claim = verdicts.verdict_parallel_scan(records, linear)
+    assert claim["verdict"] == verdicts.CONFIRMED and round(claim["speedup"]["mingru"], 6) == 10.0
+    assert claim["longest_solved"]["adding"] == {"mingru": 50, "lstm": 50, "gru": 25}
+    slow = {**linear, "mingru": {256: 0.2, 1024: 1.6, 4096: 12.8}}  # b = 1.5 and slower than the gated cells
+    claim = verdicts.verdict_parallel_scan(records, slow)
+    assert claim["verdict"] == verdicts.MIXED and "mingru linear" in claim["reason"]
+    forgetful = [r if r["model"] != "mingru" else {**r, "solved": r["seq_len"] <= 10} for r in records]
+    assert "mingru solves adding" in verdicts.verdict_parallel_scan(forgetful, linear)["reason"]
+    classic = [r for r in records if r["model"] != "mingru"]
+    assert verdicts.verdict_parallel_scan(classic, {"lstm": linear["lstm"]})["verdict"] == verdicts.NOT_MEASURED
+
+
+def test_tiny_run_of_the_parallel_scan_claim(tmp_path):
+    out = str(tmp_path / "scan")
+    results = history.run(history.TINY, out, models=["lstm", "gru", "mingru"], claims=[7], seed=1)
+    assert set(results["claims"]) == {"7"}
+    assert results["claims"]["7"]["verdict"] in history.VERDICTS
+    assert set(results["raw"]["scan_step_time"]) == {"mingru", "lstm", "gru"}
+    assert {r["model"] for r in results["raw"]["long_range"]} == {"mingru", "lstm", "gru"}
+    assert "scan_step_time.png" in os.listdir(out)
+    assert "## 7. Linear recurrences trained with a parallel scan" in open(os.path.join(out, "report.md")).read()
+
+
+def test_parallel_scans_are_not_counted_among_the_gated_cells_of_claims_1_to_3():
+    assert roles.long_range_subjects(["rnn", "lstm", "gru", "mingru", "mamba"]) == ("rnn", "lstm", "gru")
+    assert roles.parallel_scan(["lstm", "mingru", "mamba"]) == ("mingru", "mamba")
+    assert roles.gated_pair(["lstm", "gru", "mingru"]) == ("lstm", "gru")
+    assert roles.before_scans(["rnn", "mingru", "transformer"]) == ("rnn", "transformer")  # claim 5's models
+
+
 def test_bidirectional_and_depth_verdicts_follow_the_numbers():
     pair = {"forward": _rec("lstm", "first_token", 50, 0.1), "bidirectional": _rec("bilstm", "first_token", 50, 1.0)}
     assert history.verdict_bidirectional([pair])["verdict"] == history.CONFIRMED
@@ -210,6 +248,68 @@ def test_bidirectional_and_depth_verdicts_follow_the_numbers():
     assert history.verdict_depth(depth(0.5, 0.52, 0.55))["verdict"] == history.NOT_CONFIRMED
 
 
+# ----------------------------------------------------------------------------- roles
+
+
+def test_roles_come_from_registry_metadata():
+    models = ["rnn", "lstm", "gru", "bilstm", "transformer", "deep_lstm", "birnn", "deep_bilstm", "cnn_lstm"]
+    assert roles.long_range_subjects(models) == ("rnn", "lstm", "gru")
+    assert roles.simple(models) == ("rnn",) and roles.gated(models) == ("lstm", "gru")
+    assert roles.gated_pair(models) == ("lstm", "gru")  # by registry year: 1997 vs 2014
+    assert roles.bidirectional_pairs(models) == (("lstm", "bilstm"), ("rnn", "birnn"), ("deep_lstm", "deep_bilstm"))
+    assert roles.stacked(models) == ("deep_lstm", "deep_bilstm")
+    assert roles.gated_pair(["lstm"]) is None
+
+
+def test_a_plugin_model_takes_the_roles_its_metadata_declares():
+    import seqzoo
+    from seqzoo import registry
+    from seqzoo.models._recurrent import recurrent_params, recurrent_stack
+
+    def cell(x, **kw):
+        return recurrent_stack(x, cell="gru", **kw)
+
+    seqzoo.register("mgu_demo", year=2016, authors="-", paper="-", family="recurrent", solved="-",
+                    params=recurrent_params(units=8), tags=("gated", "causal"))(cell)
+    seqzoo.register("bimgu_demo", year=2016, authors="-", paper="-", family="recurrent", solved="-",
+                    params=recurrent_params(units=8), tags=("gated", "bidirectional"), variant_of="mgu_demo")(cell)
+    try:
+        models = ["gru", "lstm", "mgu_demo", "bimgu_demo"]
+        assert roles.gated(models) == ("gru", "lstm", "mgu_demo")
+        assert roles.gated_pair(models) == ("lstm", "mgu_demo")  # the newest against the oldest
+        assert roles.bidirectional_pairs(models) == (("mgu_demo", "bimgu_demo"),)
+        records = [dict(_rec(m, "adding", 10, 0.9), params=p, step_seconds=t)
+                   for m, p, t in (("lstm", 100, 2.0), ("mgu_demo", 50, 1.0))]
+        result = history.verdict_gated_cost(records)
+        assert result["verdict"] == history.CONFIRMED and result["pair"] == ["lstm", "mgu_demo"]
+        assert "mgu_demo/lstm" in result["reason"]
+    finally:
+        registry.unregister("mgu_demo")
+        registry.unregister("bimgu_demo")
+
+
+def test_a_new_claim_is_one_table_entry(tmp_path, monkeypatch, capsys):
+    """A claim added to CLAIMS is run, judged, reported and accepted by --claims."""
+    from recipes.history import claims as claims_module
+    from recipes.history import cli
+
+    def verdict(timings, config):
+        return {"verdict": history.CONFIRMED, "reason": f"{len(timings)} model timed", "models": sorted(timings)}
+
+    claim = history.Claim(99, "A test claim", "step_time", verdict, lambda c, raw, config: ["It was timed."],
+                          "every selected model")
+    monkeypatch.setitem(claims_module.CLAIMS, 99, claim)
+    results = history.run(history.TINY, str(tmp_path / "run"), models=["rnn"], claims=[99])
+    assert results["claims"]["99"] == {"verdict": "confirmed", "reason": "1 model timed", "models": ["rnn"],
+                                       "title": "A test claim"}
+    report = (tmp_path / "run" / "report.md").read_text()
+    assert "## 99. A test claim" in report and "It was timed." in report
+    assert results["plots"] == ["step_time.png"]  # the experiment's figure
+    args = cli.build_parser().parse_args(["--claims", "99", "--out", str(tmp_path / "new")])
+    assert cli.check_args(args)[1] == [99]
+    assert "99. A test claim" in cli.build_parser().format_help()
+
+
 # ----------------------------------------------------------------------------- end to end
 
 
@@ -219,7 +319,7 @@ def test_tiny_run_writes_report_results_and_plots(tmp_path):
     assert sorted(os.listdir(out)) == ["gradient_flow.png", "report.md", "results.json", "step_time.png",
                                        "success_vs_length.png"]
     saved = json.load(open(os.path.join(out, "results.json")))
-    assert saved["claims"].keys() == {"1", "2", "3", "4", "5", "6"}
+    assert saved["claims"].keys() == {"1", "2", "3", "4", "5", "6", "7"}
     for claim in saved["claims"].values():
         assert claim["verdict"] in history.VERDICTS
     # claims whose models were not selected say so instead of guessing
@@ -256,7 +356,7 @@ def test_tiny_run_of_the_bidirectional_and_depth_claims(tmp_path):
     "argv, message",
     [
         (["--models", "lstm,nosuch"], "unknown model 'nosuch'"),
-        (["--claims", "2,7"], "not a claim number"),
+        (["--claims", "2,99"], "not a claim number"),
         (["--seed", "-1"], "--seed -1 must be >= 0"),
         (["--bogus"], "unrecognized arguments"),
         (["--models", ","], "--models is empty"),

@@ -25,14 +25,6 @@ TINY = ["--epochs", "1", "--batch-size", "8", "--max-tokens", "64", "--seq-len",
         "--set", "units=4", "--set", "embed_dim=8", "--quiet"]
 
 
-@pytest.fixture(autouse=True)
-def _determinism_off_after():
-    """The runner enables op determinism process-wide; switch it off for later tests."""
-    yield
-    from tensorflow.python.framework import config
-
-    config.disable_op_determinism()
-
 
 @pytest.fixture(scope="module")
 def csv_dir(tmp_path_factory):
@@ -118,7 +110,7 @@ def _bad_layouts(root):
         "missing": (None, "is not a folder"),
         "empty_folder": ({}, "holds no known layout"),
         "no_label_column": ({"train.csv": "text,stars\nok,1\n", "test.csv": good_test}, "lacks column(s) label"),
-        "bad_label": ({"train.csv": "text,label\nok,1\nbad,7\n", "test.csv": good_test}, "row 3 has label"),
+        "bad_label": ({"train.csv": "text,label\nok,1\nbad,7\n", "test.csv": good_test}, "row 3 has label '7'; labels must be integers 0..1"),
         "text_label": ({"train.csv": "text,label\nok,pos\n", "test.csv": good_test}, "labels must be integers"),
         "empty_csv": ({"train.csv": "", "test.csv": good_test}, "is empty"),
         "no_rows": ({"train.csv": "text,label\n", "test.csv": good_test}, "has no rows"),
@@ -270,3 +262,17 @@ def test_linear_schedule_trains_to_a_zero_rate_and_the_saved_model_keeps_it(csv_
     schedule = model.optimizer.get_config()["learning_rate"]["config"]
     assert int(model.optimizer.iterations) == schedule["decay_steps"] > 0  # bucketed batches counted exactly
     assert float(model.optimizer.learning_rate) == pytest.approx(0.0)
+
+
+def test_single_class_training_data_warns(tmp_path, capsys):
+    import pandas as pd
+
+    folder = tmp_path / "one"
+    write_imdb_csv(folder)
+    train = pd.read_csv(folder / "train.csv")
+    train["label"] = 1
+    train.to_csv(folder / "train.csv", index=False)
+    out = tmp_path / "run"
+    assert runner.main(ImdbRecipe(), ["--data-dir", str(folder), "--out", str(out), *TINY]) == 0
+    err = capsys.readouterr().err
+    assert "warning: the training data holds a single class (only 'pos')" in err

@@ -18,23 +18,41 @@ def np_softmax(z, axis=-1):
 LAYERS = {
     "AttentionPooling": (lambda: L.AttentionPooling(8), (2, 5, 6)),
     "AutoregressiveSkip": (lambda: L.AutoregressiveSkip(horizon=3, targets=2), (2, 5, 4)),
+    "CausalDepthwiseConv1D": (lambda: L.CausalDepthwiseConv1D(3), (2, 5, 6)),
     "ClassToken": (lambda: L.ClassToken(), (2, 5, 6)),
+    "DropFirstTimestep": (lambda: L.DropFirstTimestep(), (2, 5, 6)),
     "FirstTimestep": (lambda: L.FirstTimestep(), (2, 5, 6)),
     "HopfieldPooling": (lambda: L.HopfieldPooling(num_queries=2, heads=2, key_dim=4, update_steps=2), (2, 5, 6)),
     "HopfieldRetrieval": (lambda: L.HopfieldRetrieval(heads=2, key_dim=4, beta=0.5, update_steps=1), (2, 5, 6)),
     "InstanceNormalization": (lambda: L.InstanceNormalization(), (2, 5, 6)),
     "LastTimestep": (lambda: L.LastTimestep(), (2, 5, 6)),
+    "LinearRecurrentUnit": (lambda: L.LinearRecurrentUnit(4, r_min=0.5, seed=1), (2, 5, 6)),
+    "DiagonalStateSpace": (lambda: L.DiagonalStateSpace(4, seed=1), (2, 5, 6)),
+    "MambaMixer": (lambda: L.MambaMixer(state_size=4, conv_width=3), (2, 5, 6)),
+    "MinGRU": (lambda: L.MinGRU(4), (2, 5, 6)),
+    "MinLSTM": (lambda: L.MinLSTM(4), (2, 5, 6)),
+    "LocalAttention": (lambda: L.LocalAttention(heads=3, window=2), (2, 5, 6)),
     "MaskedConv1D": (lambda: L.MaskedConv1D(4, 3, strides=2, activation="relu"), (2, 5, 6)),
     "MaskedMaxPooling1D": (lambda: L.MaskedMaxPooling1D(), (2, 5, 6)),
+    "MLSTMMixer": (lambda: L.MLSTMMixer(heads=2, conv_width=3), (2, 5, 6)),
+    "MaskedRMSNormalization": (lambda: L.MaskedRMSNormalization(epsilon=1e-5), (2, 5, 6)),
     "PositionEmbedding": (lambda: L.PositionEmbedding(max_len=9), (2, 5, 6)),
+    "RGLRU": (lambda: L.RGLRU(gate_blocks=2), (2, 5, 6)),
+    "RWKVChannelMix": (lambda: L.RWKVChannelMix(expand=2, block=1, depth=2), (2, 5, 6)),
+    "RWKVTimeMix": (lambda: L.RWKVTimeMix(block=1, depth=2), (2, 5, 6)),
+    "SegmentGRU": (lambda: L.SegmentGRU(units=4, segment_len=2, channel_independent=True, depth=2), (2, 5, 6)),
+    "SegmentPMFDecoder": (lambda: L.SegmentPMFDecoder(horizon=5, segment_len=2, channels=3, targets=2), (2, 6)),
     "SinusoidalPositionEncoding": (lambda: L.SinusoidalPositionEncoding(), (2, 5, 6)),
+    "SLSTMMixer": (lambda: L.SLSTMMixer(heads=2, conv_width=3), (2, 5, 6)),
+    "TokenShift": (lambda: L.TokenShift(), (2, 5, 6)),
     "TransformerBlock": (lambda: L.TransformerBlock(2, 12, dropout=0.1, activation="gelu", norm_first=True,
                                                     causal=True), (2, 5, 6)),
 }
 
 
 def test_every_public_layer_is_covered():
-    assert set(LAYERS) | {"InstanceDenormalization"} == set(L.__all__)
+    # GatherPositions (two inputs) and ReversibleEmbedding (int ids): tests/test_language_model.py
+    assert set(LAYERS) | {"InstanceDenormalization", "GatherPositions", "ReversibleEmbedding"} == set(L.__all__)
 
 
 @pytest.mark.parametrize("name", sorted(LAYERS))

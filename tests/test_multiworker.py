@@ -14,13 +14,13 @@ losses agree to `LOSS_RTOL` and weights to `WEIGHT_ATOL` (float32 noise, seen
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 
 import numpy as np
 import pytest
+from helpers_ports import release, reserve_ports
 
 LOSS_RTOL = 1e-4
 WEIGHT_ATOL = 1e-5
@@ -91,14 +91,14 @@ def worker_main(args):
 # --------------------------------------------------------------------------- cluster helpers
 
 
-def free_ports(n):
-    sockets = [socket.socket() for _ in range(n)]
-    for s in sockets:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in sockets]
-    for s in sockets:
-        s.close()
-    return ports
+_HELD: list = []  # sockets holding the cluster's ports until the test ends (helpers_ports)
+
+
+@pytest.fixture(autouse=True)
+def _release_ports():
+    yield
+    release(_HELD)
+    _HELD.clear()
 
 
 def tf_config(ports, index):
@@ -107,7 +107,8 @@ def tf_config(ports, index):
 
 def start_workers(command_for, tmp_path, tag):
     """Start one process per worker; `command_for(index, tf_config)` -> (argv, env overrides)."""
-    ports = free_ports(2)
+    ports, held = reserve_ports(2)  # held, so no other process takes them before the workers bind
+    _HELD.extend(held)
     procs = []
     for index in range(2):
         argv, env = command_for(index, tf_config(ports, index))

@@ -26,7 +26,8 @@ def test_every_architecture_of_the_history_is_registered():
 
 def test_list_models_is_sorted_and_takes_fnmatch_wildcards():
     assert seqzoo.list_models() == sorted(seqzoo.list_models())
-    assert seqzoo.list_models("*lstm*") == ["bilstm", "cnn_lstm", "deep_bilstm", "deep_lstm", "lstm"]
+    assert seqzoo.list_models("*lstm*") == [
+        "bilstm", "cnn_lstm", "deep_bilstm", "deep_lstm", "lstm", "minlstm", "xlstm"]
     assert seqzoo.list_models("deep_*") == ["deep_bilstm", "deep_gru", "deep_lstm", "deep_rnn"]
     assert seqzoo.list_models("bi?ru") == ["bigru"]
     assert seqzoo.list_models("nothing*") == []
@@ -179,7 +180,7 @@ def test_cli_lists_the_timeline_and_shows_info(capsys):
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].split()[:4] == ["year", "name", "family", "authors"]
     years = [int(line.split()[0]) for line in lines[2:] if line[:4].strip().isdigit()]
-    assert years == sorted(years) and len(years) == 3  # bigru 1997, deep_gru 2013, gru 2014
+    assert years == sorted(years) and len(years) == 4  # bigru 1997, deep_gru 2013, gru 2014, mingru 2024
     assert cli.main(["info", "gpt"]) == 0
     card = capsys.readouterr().out
     assert "Radford" in card and "max_len" in card
@@ -211,3 +212,31 @@ def test_constraints_must_name_declared_hyperparameters():
                         params={"width": Int(8)}, constraints=[Divides("heads", "width")])(lambda x, width: x)
     assert "bad_rule_test" not in seqzoo.list_models()
     assert registry.get("transformer_rnn").constraints == (Divides("heads", "units", factor=2),)
+
+
+def test_tags_select_roles_and_unknown_tags_are_refused():
+    assert seqzoo.list_models(tags=["simple", "causal"]) == ["deep_rnn", "rnn"]
+    assert set(seqzoo.list_models(tags=["bidirectional", "gated"])) >= {"bilstm", "bigru", "deep_bilstm"}
+    assert "gpt" in seqzoo.list_models(tags=["causal"]) and "bert" not in seqzoo.list_models(tags=["causal"])
+    card = seqzoo.info("deep_bilstm")
+    assert card.tags == ("bidirectional", "deep", "gated") and card.variant_of == "deep_lstm"
+    assert "variant of: deep_lstm" in str(card)
+    with pytest.raises(ValueError, match="unknown tags \\['gatd'\\]; valid: simple, gated"):
+        seqzoo.list_models(tags=["gatd"])
+    with pytest.raises(ValueError, match="unknown tags"):
+        seqzoo.register("tagged_demo", year=2024, authors="a", paper="p", family="f",
+                        solved="s", tags=("fast",))(lambda x: x)
+    assert "tagged_demo" not in seqzoo.list_models()
+
+
+@pytest.mark.parametrize("name", seqzoo.list_models())
+def test_roles_agree_with_the_architecture(name):
+    """`variant_of` names a registered model of the same cell; a deep model stacks by default;
+    a bidirectional model is never causal."""
+    entry = registry.get(name)
+    if entry.variant_of is not None:
+        base = registry.get(entry.variant_of)
+        assert entry.tags & {"simple", "gated"} == base.tags & {"simple", "gated"}
+    if "deep" in entry.tags:
+        assert entry.defaults()["depth"] > 1
+    assert not {"bidirectional", "causal"} <= entry.tags

@@ -20,14 +20,6 @@ METRIC_KEYS = {
 }
 
 
-@pytest.fixture(autouse=True)
-def _determinism_off_after():
-    """The runner enables op determinism process-wide; switch it off for later tests."""
-    yield
-    from tensorflow.python.framework import config
-
-    config.disable_op_determinism()
-
 
 def _run(recipe, out, *extra):
     return runner.main(recipe, ["--out", str(out), "--quiet", *extra])
@@ -143,6 +135,8 @@ def test_complete_run_is_refused_evaluated_or_overwritten(tmp_path, capsys):
         (["--epochs", "0"], "must be >= 1"),
         (["--learning-rate", "x"], "is not a number"),
         (["--strategy", "bogus"], "invalid choice"),
+        (["--seed", "-1"], "between 0 and 4294967295"),
+        (["--seed", "99999999999"], "between 0 and 4294967295"),
     ],
 )
 def test_bad_input_one_line_exit_2_nothing_created(tmp_path, capsys, argv, message):
@@ -210,3 +204,111 @@ def test_help_lists_every_shared_flag(capsys):
     for flag in ("--model", "--epochs", "--batch-size", "--learning-rate", "--set", "--data-dir", "--out",
                  "--seed", "--limit", "--strategy", "--mixed-precision", "--quiet", "--overwrite", "GLOBAL"):
         assert flag in text
+
+
+def _stopper():
+    # min_delta so large that only the first epoch "improves": stops after epoch index 2
+    return keras.callbacks.EarlyStopping(monitor="val_loss", patience=2, min_delta=100.0,
+                                         restore_best_weights=True)
+
+
+def _history_rows(path):
+    with open(path, newline="") as handle:
+        rows = {int(r["epoch"]): r for r in csv.DictReader(handle)}
+    return [{k: v for k, v in rows[e].items() if "seconds" not in k} for e in sorted(rows)]
+
+
+def test_resumed_run_reproduces_the_uninterrupted_one(tmp_path):
+    """Early stopping (wait, best, best weights), dropout seeds and the shuffle order survive
+    an interruption: same history, same epochs, same test metrics."""
+    argv = ["--epochs", "6", "--set", "dropout=0.3", "--batch-size", "8"]
+    whole = tmp_path / "whole"
+    assert _run(ToyRecipe(callbacks=[_stopper()]), whole, *argv) == 0
+    assert read_json(whole / "metrics.json")["epochs_run"] == 3  # stopped early
+
+    cut = tmp_path / "cut"
+    assert _run(ToyRecipe(callbacks=[_stopper(), StopAfterEpoch(1)]), cut, *argv) == 130
+    counter = CountEpochs()
+    assert _run(ToyRecipe(callbacks=[_stopper(), counter]), cut, *argv) == 0
+    assert counter.epochs == [2]  # resumed, and early stopping remembered its wait count
+    assert _history_rows(cut / "history.csv") == _history_rows(whole / "history.csv")
+    a, b = read_json(whole / "metrics.json"), read_json(cut / "metrics.json")
+    assert (a["test_loss"], a["test_confusion"], a["epochs_run"]) == (b["test_loss"], b["test_confusion"],
+                                                                      b["epochs_run"])
+
+
+def _refused(capsys, recipe, out, *argv):
+    assert runner.main(recipe, ["--out", str(out), "--quiet", *argv]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert recipe.loads == 0  # refused before reading any data
+    return err
+
+
+def test_unusable_out_is_refused_before_loading(tmp_path, capsys):
+    (tmp_path / "somefile").write_text("x")
+    assert "is a file, not a folder" in _refused(capsys, ToyRecipe(), tmp_path / "somefile" / "sub")
+    assert "cannot create folders in '/proc'" in _refused(capsys, ToyRecipe(), "/proc/x")
+    assert os.listdir(tmp_path) == ["somefile"]
+
+
+def test_config_that_is_not_an_object_is_refused(tmp_path, capsys):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "config.json").write_text("[1, 2]")
+    assert "config.json is not a seqzoo file" in _refused(capsys, ToyRecipe(), out)
+    assert os.listdir(out) == ["config.json"]
+
+
+def test_damaged_model_is_refused_and_load_model_says_so(tmp_path, capsys):
+    import seqzoo
+
+    out = tmp_path / "run"
+    assert _run(ToyRecipe(), out) == 0
+    capsys.readouterr()  # the first run's own output (e.g. its baseline warnings)
+    os.remove(out / "metrics.json")  # waits for evaluation ...
+    data = (out / "model.keras").read_bytes()
+    (out / "model.keras").write_bytes(data[: len(data) // 2])  # ... with a truncated model
+    err = _refused(capsys, ToyRecipe(), out)
+    assert "model.keras is damaged" in err and "--overwrite" in err
+    with pytest.raises(ValueError, match="not a readable .keras archive"):
+        seqzoo.load_model(out / "model.keras")
+    with pytest.raises(FileNotFoundError, match="no such model file"):
+        seqzoo.load_model(out / "nothing.keras")
+
+
+def test_op_determinism_1_a_run_switches_it_on(tmp_path):
+    from tensorflow.python.framework import config
+
+    assert _run(ToyRecipe(), tmp_path / "run") == 0
+    assert config.is_op_determinism_enabled()
+
+
+def test_op_determinism_2_is_off_again_in_the_next_test():
+    from tensorflow.python.framework import config
+
+    assert not config.is_op_determinism_enabled()  # reset by conftest
+
+
+def test_tmp_leftovers_are_removed_by_overwrite(tmp_path):
+    out = tmp_path / "run"
+    assert _run(ToyRecipe(), out) == 0
+    (out / ".tmp-4242-train_state.json").write_text("{")
+    assert _run(ToyRecipe(), out, "--overwrite") == 0
+    assert not [f for f in os.listdir(out) if f.startswith(".tmp-")]
+
+
+def test_huge_learning_rate_warns_on_one_line(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert _run(ToyRecipe(), out, "--learning-rate", "1e30") == 0
+    err = capsys.readouterr().err
+    rate_lines = [line for line in err.splitlines() if "--learning-rate" in line]
+    assert len(rate_lines) == 1 and "warning: --learning-rate 1e+30 is very large" in rate_lines[0]
+    assert "majority baseline" in err  # and the run's sanity check says it learned nothing
+
+    import argparse
+
+    runner._warn_if_diverged(argparse.Namespace(learning_rate=1e30, _recipe="toy"), {"loss": [0.7, float("nan")]})
+    assert capsys.readouterr().err.strip() == (
+        "python -m recipes.toy: warning: training diverged (loss nan in the last epoch); "
+        "lower --learning-rate (now 1e+30)")

@@ -60,6 +60,11 @@ def test_read_csv_columns_subset_keeps_target(tmp_path):
         ("date,a,y\n1,2,3\n2,NaN,4\n", {}, "missing value"),
         ("date,a,y\n1,2,3\n2,hello,4\n", {}, "column 'a' is not numeric ('hello' on line 3)"),
         ("date,a,y\n1,2,inf\n", {}, "infinite value on line 2"),
+        ("date,y\n1,1e300\n", {}, "column 'y' has the value 1e+300 on line 2, beyond +-1e+15"),
+        ("date,y\n2020-01-02,1\n2020-01-01,2\n", {},
+         "date '2020-01-01' on line 3 comes before '2020-01-02' on line 2; sort the file by date"),
+        ("date,y\n2020-01-01 00:00,1\n2020-01-01 00:00,2\n", {},
+         "line 3 repeats the date '2020-01-01 00:00' of line 2 with other values; keep one row per date"),
     ],
 )
 def test_read_csv_bad_input_is_one_line(tmp_path, content, kwargs, fragment):
@@ -202,3 +207,14 @@ def test_module_docstring_example_runs():
 
     failures, _ = doctest.testmod(series)
     assert failures == 0
+
+
+def test_exact_duplicate_rows_are_dropped_and_counted(tmp_path):
+    path = tmp_path / "dup.csv"
+    path.write_text("date,y\n2020-01-01,1\n2020-01-02,2\n2020-01-02,2\n2020-01-03,3\n")
+    table = read_csv(str(path), target="y")
+    assert table.values[:, 0].tolist() == [1.0, 2.0, 3.0] and table.duplicates_dropped == 1
+    assert list(table.dates) == ["2020-01-01", "2020-01-02", "2020-01-03"]
+    # day-first dates are not reordered or refused on a guess: file order stands
+    path.write_text("date,y\n31.01.2020,1\n01.02.2020,2\n")
+    assert read_csv(str(path), target="y").duplicates_dropped == 0

@@ -142,6 +142,8 @@ BAD_INPUTS = {
     "no-label-folders": (lambda root: [os.remove(p) for p in root.glob("*/*.wav")], "no label folders"),
     "unreadable-wav": (_garbage_wav, "not a readable PCM wav"),
     "8-bit-wav": (_break_wav, "16-bit"),
+    "0-hz-wav": (lambda root: (root / "low/spk_nohash_3.wav").write_bytes(
+        (lambda b: b[:24] + bytes(8) + b[32:])((root / "low/spk_nohash_3.wav").read_bytes())), "0 Hz"),
     "list-names-missing-file": (lambda root: (root / "validation_list.txt").write_text("mid/nope.wav\n"), "mid/nope.wav"),
 }
 
@@ -171,6 +173,21 @@ def test_offline_without_data_dir_fails_fast_with_a_hint(tmp_path, capsys, monke
     assert not out.exists()
 
 
+def test_a_sample_rate_whose_frames_keras_miscounts_is_refused_up_front(tmp_path, capsys):
+    """Issue 14 #8: --sample-rate 100 trained, wrote model.keras, then crashed building the
+    spotter (expected (None,101,40), found (None,102,40)); every rerun crashed the same way."""
+    data = make_folder(tmp_path / "sc")
+    out = tmp_path / "run"
+    assert run(["--data-dir", data, "--out", out, "--sample-rate", "100", *TINY]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--hop-ms" in err and "--sample-rate=100" in err
+    assert not out.exists()
+    # the same when the data itself is at 100 Hz (the rate comes from the files)
+    slow = make_folder(tmp_path / "slow", rate=100)
+    assert run(["--data-dir", slow, "--out", out, *TINY]) == 2
+    assert "--hop-ms" in capsys.readouterr().err and not out.exists()
+
+
 @pytest.mark.parametrize(
     "flags, message",
     [(["--n-mfcc", "50"], "--n-mfcc 50 exceeds --n-mels 40"), (["--clip-seconds", "0"], "--clip-seconds"),
@@ -182,4 +199,42 @@ def test_bad_flags_exit_2(tmp_path, capsys, flags, message):
     assert run(["--data-dir", data, "--out", out, *flags, *TINY]) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
+    assert not out.exists()
+
+
+def test_keywords_and_litert_export_end_to_end(tmp_path):
+    """--keywords high,low: mid becomes _unknown_, _silence_ clips are added (zeros: no noise);
+    --export litert writes the float32 and int8 raw-audio files; predict_files reads them."""
+    data = make_folder(tmp_path / "sc")
+    out = tmp_path / "run"
+    argv = ["--data-dir", data, "--out", out, "--quiet", *TINY, "--clip-seconds", "0.25",
+            "--keywords", "high,low", "--unknown-percent", "50", "--silence-percent", "50", "--export", "litert"]
+    assert run(argv) == 0
+    labels = (out / "labels.txt").read_text().split()
+    assert labels == ["_silence_", "_unknown_", "high", "low"]
+    metrics = json.loads((out / "metrics.json").read_text())
+    # train: 2 takes x 2 keywords = 4 -> 2 unknown (of mid's 2), 2 silence; test: 2 + 1 + 1
+    assert metrics["sizes"] == {"train": 8, "val": 4, "test": 4}
+    assert metrics["litert_test_clips"] == 4 and metrics["litert_agreement"] == 1.0
+    assert 0 <= metrics["litert_int8_agreement"] <= 1 and metrics["litert_int8_ms_per_clip"] > 0
+    for name in ["keyword_spotter.tflite", "keyword_spotter_int8.tflite"]:
+        assert (out / name).stat().st_size == metrics[name.replace("keyword_spotter", "litert").replace(".tflite", "_bytes")]
+    wavs = [str(data / "high" / "spk_nohash_0.wav"), str(data / "mid" / "spk_nohash_3.wav")]
+    by_keras = predict_files(str(out), wavs)
+    by_litert = predict_files(str(out), wavs, model="keyword_spotter.tflite")
+    assert [f["label"] for f in by_litert] == [f["label"] for f in by_keras]
+    np.testing.assert_allclose([f["probability"] for f in by_litert], [f["probability"] for f in by_keras], atol=1e-4)
+    assert predict_files(str(out), wavs, model="keyword_spotter_int8.tflite")[0]["label"] in labels
+    with pytest.raises(DataError, match="not a finished speech_commands run"):
+        predict_files(str(tmp_path / "sc"), wavs, model="keyword_spotter.tflite")
+
+
+def test_keywords_need_a_folder_of_words(tmp_path, capsys):
+    data = make_folder(tmp_path / "sc")
+    out = tmp_path / "run"
+    assert run(["--data-dir", data, "--out", out, *TINY, "--keywords", "high,loud"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "'loud' has no label folder" in err and "high, low, mid" in err
+    assert run(["--out", out, *TINY, "--keywords", "high"]) == 2
+    assert "--keywords needs --data-dir" in capsys.readouterr().err
     assert not out.exists()

@@ -15,6 +15,7 @@ from helpers_recipes import ToyRecipe, read_json
 
 import seqzoo
 from recipes import runner
+from recipes import tuning as recipe_tuning
 from seqzoo import registry, tuning
 
 PROG = "python -m recipes.toy: error:"
@@ -23,13 +24,9 @@ SMALL = ["--space", "units=2:6", "--space", "depth=1:2", "--quiet"]
 
 @pytest.fixture(autouse=True)
 def _isolation(monkeypatch):
-    """No distributed-search variables leak in or out; op determinism off afterwards."""
+    """No distributed-search variables leak in or out (conftest switches op determinism off)."""
     for name in ("KERASTUNER_TUNER_ID", "KERASTUNER_ORACLE_IP", "KERASTUNER_ORACLE_PORT"):
         monkeypatch.delenv(name, raising=False)
-    yield
-    from tensorflow.python.framework import config
-
-    config.disable_op_determinism()
 
 
 class Record(keras.callbacks.Callback):
@@ -66,16 +63,21 @@ def _rows(out):
 
 
 def test_every_model_declares_a_search_space():
+    # A recurrent model's size is `units` (a cell's state) or, for the pre-norm stacks of the
+    # linear recurrences (lru, mingru, minlstm), `width` (the residual stream).
     natural = {
-        "recurrent": {"units", "depth", "dropout"},
+        "recurrent": {"depth", "dropout"},
         "attention": {"depth", "dropout"},
         "hybrid": {"depth", "dropout"},
+        "state space": {"width", "depth", "state_size", "dropout"},
         "memory": {"width", "depth", "heads", "dropout"},
     }
     for name in seqzoo.list_models():
         entry = registry.get(name)
         space = tuning.search_space(name)
         assert natural[entry.family] <= set(space), name
+        if entry.family == "recurrent":
+            assert {"units", "width"} & set(space), name
         for key, spec in space.items():  # the default lies inside the search range
             if spec.kind != "choice":
                 assert spec.search[0] <= spec.default <= spec.search[1], (name, key)
@@ -88,7 +90,7 @@ def test_every_model_declares_a_search_space():
 
 
 def test_space_overrides_narrow_widen_and_add():
-    space = tuning.search_space("gru", tuning.parse_space(
+    space = tuning.search_space("gru", recipe_tuning.parse_space(
         ["units=8:16", "pool=max,mean", "recurrent_dropout=0:0.2", "learning_rate=1e-4:1e-2"]), fixed=["depth"])
     assert space["units"].search == (8, 16) and space["units"].sampling == "log"
     assert space["pool"].search == ("max", "mean")
@@ -111,14 +113,41 @@ def test_space_overrides_narrow_widen_and_add():
     ({"vocab_size": "1:2"}, (), "a task keyword"),
     ({"pool": "1:2"}, (), "pool is a choice"),
     ({"pool": "max,max"}, (), "repeated"),
-    ({"units": "64"}, (), "use --set units=64"),
+    ({"units": "64"}, (), "use fixed={'units': 64}"),
     ({"dropout": "0:0.5:log"}, (), "log sampling needs LO > 0"),
-    ({"units": "8:16"}, ("units",), "--space units and --set units both given"),
+    ({"units": "8:16"}, ("units",), "space['units'] and fixed['units'] both given"),
 ])
 def test_bad_space_is_one_line(space, fixed, message):
     with pytest.raises(tuning.SpaceError) as error:
         tuning.search_space("gru", space, fixed=fixed)
     assert message in str(error.value) and "\n" not in str(error.value)
+    assert "--" not in str(error.value)  # the library names Python arguments, never flags
+
+
+@pytest.mark.parametrize("message, flags", [
+    ("space['units']='64': one value is not a search; to fix it use fixed={'units': 64}",
+     "--space units=64: one value is not a search; to fix it use --set units=64"),
+    ("space['pool']='max': one value is not a search; to fix it use fixed={'pool': 'max'}",
+     "--space pool=max: one value is not a search; to fix it use --set pool=max"),
+    ("space['units'] and fixed['units'] both given", "--space units and --set units both given"),
+    ("space: gru has no hyperparameter 'bogus'", "--space: gru has no hyperparameter 'bogus'"),
+    ("nothing to search: add a dimension, e.g. space={KEY: 'LO:HI'}", "nothing to search: add a dimension, e.g. --space KEY=LO:HI"),
+    ("objective='test_accuracy': a test metric", "--objective test_accuracy: a test metric"),
+    ("kind='bayesian' needs scikit-learn", "--tuner bayesian needs scikit-learn"),
+    ("the search space: units=0 is out of range", "the search space: units=0 is out of range"),
+])
+def test_recipes_translate_library_messages_into_flags(message, flags):
+    assert recipe_tuning.flag_message(tuning.SpaceError(message)) == flags
+
+
+@pytest.mark.parametrize("items, message", [
+    (["units"], "expected KEY=LO:HI"),
+    (["=1:2"], "expected KEY=LO:HI"),
+    (["units=1:2", "units=3:4"], "--space units is given twice"),
+])
+def test_space_flag_syntax_errors(items, message):
+    with pytest.raises(runner.UsageError, match=message):
+        recipe_tuning.parse_space(items)
 
 
 def test_heads_always_divide_width():
@@ -330,7 +359,10 @@ def test_resume_never_reruns_a_finished_trial(tmp_path, capsys):
     (["--max-trials", "0"], "--max-trials: 0 must be >= 1"),
     (["--max-epochs", "3"], "--max-epochs applies to --tuner hyperband"),
     (["--tuner-id", "chief"], "needs the oracle's port"),
-    (["--set", "units=4", "--space", "units=2:8"], "both given"),
+    (["--set", "units=4", "--space", "units=2:8"], "--space units and --set units both given"),
+    (["--space", "units=4"], "to fix it use --set units=4"),
+    (["--space", "pool=1:2"], "give values, e.g. --space pool="),
+    (["--space", "units=2:4", "--space", "units=4:8"], "--space units is given twice"),
 ])
 def test_bad_input_exits_2_with_one_line_and_writes_nothing(tmp_path, capsys, extra, message):
     out = tmp_path / "run"

@@ -5,12 +5,12 @@ from __future__ import annotations
 import csv
 import json
 import os
-import socket
 import subprocess
 import sys
 import textwrap
 
 import pytest
+from helpers_ports import release, reserve_ports
 
 TESTS = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(TESTS)
@@ -30,17 +30,11 @@ SCRIPT = textwrap.dedent("""
 """)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def test_chief_and_two_workers_share_one_oracle(tmp_path):
     script = tmp_path / "toy_recipe.py"
     script.write_text(SCRIPT)
     out = tmp_path / "search"
-    port = _free_port()
+    (port,), held = reserve_ports(1)  # held until the chief's oracle binds it: no other process takes it
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([TESTS, ROOT]), "TF_CPP_MIN_LOG_LEVEL": "2",
            "SEQZOO_WORKER_WAIT": "120"}
     for name in ("KERASTUNER_TUNER_ID", "KERASTUNER_ORACLE_IP", "KERASTUNER_ORACLE_PORT"):
@@ -58,6 +52,7 @@ def test_chief_and_two_workers_share_one_oracle(tmp_path):
         for tid, proc in procs.items():
             outputs[tid] = proc.communicate(timeout=420)[0]
     finally:
+        release(held)
         for proc in procs.values():
             if proc.poll() is None:
                 proc.kill()
@@ -123,11 +118,15 @@ def test_worker_refuses_a_search_with_other_settings(tmp_path, capsys, monkeypat
     ({"tuner_id": "chief", "oracle_port": 70000}, "1..65535"),
 ])
 def test_distributed_settings_are_checked(flags, message):
-    from seqzoo import tuning
+    from recipes import runner, tuning
 
     env: dict[str, str] = {}
-    with pytest.raises(tuning.SpaceError, match=message):
+    with pytest.raises(runner.UsageError, match=message):
         tuning.configure_distributed(environ=env, **flags)
     assert env == {}
     assert tuning.configure_distributed("tuner1", oracle_port=9000, environ=env) == "tuner1"
     assert env["KERASTUNER_ORACLE_IP"] == "127.0.0.1"  # localhost unless told otherwise
+    assert tuning.is_search_worker(env) and not tuning.is_search_chief(env)
+    assert tuning.configure_distributed("chief", oracle_port=9000, environ=env) == "chief"
+    assert tuning.is_search_chief(env) and not tuning.is_search_worker(env)
+    assert not tuning.is_search_chief({}) and not tuning.is_search_worker({})  # one process

@@ -5,7 +5,10 @@ The pipeline the speech recipe uses, each step usable on its own:
 1. `load_folder` reads a folder in the Speech Commands layout:
    `<label>/*.wav`, `validation_list.txt` and `testing_list.txt` (paths relative
    to the root; every other wav is training data) and an optional
-   `_background_noise_/` (not a label: noise for augmentation). Every wav header
+   `_background_noise_/` (not a label: noise for augmentation; `_silence_/`
+   and `_unknown_/` are labels). With `keywords`, `map_keywords` reduces the
+   words to the 12-label protocol (keywords + `_unknown_` + `_silence_`,
+   silence cut from the noise by `silence_clips`). Every wav header
    is checked up front (16-bit PCM, readable, not truncated), so a bad file
    fails with a one-line `DataError` before anything is trained or written.
    `load_tfds` reads TFDS `speech_commands` instead (12 classes: 10 words,
@@ -54,6 +57,7 @@ from __future__ import annotations
 import collections
 import dataclasses
 import hashlib
+import math
 import os
 import re
 import wave
@@ -76,6 +80,8 @@ TFDS_SPLITS = {"train": "train", "val": "validation", "test": "test"}
 TFDS_LABELS = ["down", "go", "left", "no", "off", "on", "right", "stop", "up", "yes", "_silence_", "_unknown_"]
 TFDS_SAMPLE_RATE = 16000
 TFDS_SILENCE = "_silence_"
+SILENCE = "_silence_"  # label folders read as such; with `keywords` also generated / mapped to
+UNKNOWN = "_unknown_"
 
 # --------------------------------------------------------------------------- wav files
 
@@ -96,7 +102,8 @@ def read_wav_info(path: str | os.PathLike) -> WavInfo:
         path: the wav file.
 
     Raises:
-        DataError: unreadable, not PCM, not 16-bit, empty or truncated.
+        DataError: unreadable, not PCM, not 16-bit, empty, truncated or a
+            sample rate of 0 Hz in the header.
 
     Example:
 
@@ -118,6 +125,11 @@ def read_wav_info(path: str | os.PathLike) -> WavInfo:
                 )
             if frames == 0:
                 raise DataError(f"{path}: the wav file holds no samples; remove it")
+            if w.getframerate() <= 0:
+                raise DataError(
+                    f"{path}: the wav header gives a sample rate of {w.getframerate()} Hz; "
+                    "re-export it with its true rate or remove it"
+                )
             w.setpos(frames - 1)
             if len(w.readframes(1)) != width * channels:
                 raise DataError(
@@ -260,7 +272,7 @@ class AudioSplits:
 def clip_samples_for(clip_seconds: float, sample_rate: int) -> int:
     """Samples in a clip of `clip_seconds` at `sample_rate` (at least 1)."""
     if not clip_seconds > 0:
-        raise DataError(f"--clip-seconds must be > 0, got {clip_seconds}")
+        raise DataError(f"clip_seconds must be > 0, got {clip_seconds}")
     return max(1, int(round(clip_seconds * sample_rate)))
 
 
@@ -322,9 +334,10 @@ def scan_folder(root: str | os.PathLike) -> tuple[dict[str, list[tuple[str, int]
     """
     root = Path(root)
     if not root.is_dir():
-        raise DataError(f"no such folder: {root}; --data-dir must be a folder in the layout {LAYOUT}")
+        raise DataError(f"no such folder: {root}; the data must be a folder in the layout {LAYOUT}")
     folders = sorted(
-        d for d in root.iterdir() if d.is_dir() and not d.name.startswith(("_", "."))
+        d for d in root.iterdir()
+        if d.is_dir() and (d.name in (SILENCE, UNKNOWN) or not d.name.startswith(("_", ".")))
     )
     by_label = {d.name: sorted(f.name for f in d.iterdir() if f.suffix.lower() == ".wav" and f.is_file()) for d in folders}
     labels = [name for name, files in by_label.items() if files]
@@ -365,6 +378,105 @@ def scan_folder(root: str | os.PathLike) -> tuple[dict[str, list[tuple[str, int]
     return files, labels, noise, notes
 
 
+def map_keywords(
+    files: dict[str, list[tuple[str, int]]],
+    labels: list[str],
+    keywords: list[str],
+    *,
+    unknown_percent: float = 10.0,
+    silence_percent: float = 10.0,
+    seed: int = 0,
+) -> tuple[dict[str, list[tuple[str, int]]], list[str]]:
+    """Reduce a many-word folder to `keywords` + `_unknown_` + `_silence_` (Warden 2018's protocol).
+
+    As TensorFlow's reference `speech_commands` input pipeline does, per split:
+    the keyword files stay; `_unknown_` gets `ceil(keyword files * unknown_percent
+    / 100)` clips, first the files of an `_unknown_/` folder (all of them), then a
+    seeded random sample of the other word folders; `_silence_` keeps the files of
+    a `_silence_/` folder and is topped up to `ceil(keyword files *
+    silence_percent / 100)` with clips to generate (entries with an empty path;
+    `load_folder` cuts them from the background noise, zeros without it).
+
+    Args:
+        files: `files[split]` = `[(relative path, label index)]` (from `scan_folder`).
+        labels: the folder labels the indices refer to.
+        keywords: the words to keep, in output order.
+        unknown_percent, silence_percent: the shares, percent of the keyword files.
+        seed: the sampling seed.
+
+    Returns:
+        `(files, labels)`: labels are `["_silence_", "_unknown_", *keywords]`.
+
+    Raises:
+        DataError: a keyword with no folder, a repeated keyword, or a keyword
+            that is one of the two special labels.
+
+    Example:
+
+    >>> files = {"train": [("yes/a.wav", 0), ("no/a.wav", 1), ("up/a.wav", 2), ("up/b.wav", 2)]}
+    >>> mapped, labels = map_keywords(files, ["yes", "no", "up"], ["yes", "no"], unknown_percent=50, silence_percent=50)
+    >>> labels, sorted(label for _, label in mapped["train"])
+    (['_silence_', '_unknown_', 'yes', 'no'], [0, 1, 2, 3])
+    """
+    if not keywords:
+        raise DataError("keywords is empty; name at least one word folder")
+    special = [word for word in keywords if word in (SILENCE, UNKNOWN)]
+    repeated = sorted({word for word in keywords if keywords.count(word) > 1})
+    missing = [word for word in keywords if word not in labels]
+    if special or repeated or missing:
+        what = (f"{special[0]} is added by itself, not a keyword" if special
+                else f"{repeated[0]} is named twice" if repeated
+                else f"{missing[0]!r} has no label folder with wavs")
+        words = ", ".join(label for label in labels if label not in (SILENCE, UNKNOWN))
+        raise DataError(f"keywords: {what}; the word folders are: {words}")
+    new_labels = [SILENCE, UNKNOWN, *keywords]
+    index = {word: new_labels.index(word) for word in keywords}
+    mapped: dict[str, list[tuple[str, int]]] = {}
+    for i, (split, items) in enumerate(files.items()):
+        rng = np.random.default_rng([seed, i])
+        kept, unknown, others, silence = [], [], [], []
+        for rel, label in items:
+            name = labels[label]
+            if name in index:
+                kept.append((rel, index[name]))
+            elif name == SILENCE:
+                silence.append((rel, 0))
+            elif name == UNKNOWN:
+                unknown.append((rel, 1))
+            else:
+                others.append((rel, 1))
+        want_unknown = math.ceil(len(kept) * unknown_percent / 100)
+        extra = max(0, min(len(others), want_unknown - len(unknown)))
+        unknown += [others[j] for j in sorted(rng.choice(len(others), extra, replace=False))] if extra else []
+        want_silence = math.ceil(len(kept) * silence_percent / 100)
+        silence += [("", 0)] * max(0, want_silence - len(silence))
+        mapped[split] = kept + unknown + silence
+    return mapped, new_labels
+
+
+def silence_clips(noise: np.ndarray | None, count: int, length: int, seed: int = 0) -> np.ndarray:
+    """`count` clips of `length` samples cut from `noise` at random places, each at a random
+    gain in [0, 1]; zeros when `noise` is `None` or shorter than a clip.
+
+    Example:
+
+    >>> silence_clips(None, 2, 5).tolist()
+    [[0.0, 0.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0, 0.0]]
+    >>> clips = silence_clips(np.ones(100, "float32"), 3, 10, seed=1)
+    >>> clips.shape, bool((clips <= 1).all() and (np.ptp(clips, axis=1) == 0).all())
+    ((3, 10), True)
+    """
+    clips = np.zeros((count, length), dtype="float32")
+    if noise is None or len(noise) < length or count == 0:
+        return clips
+    rng = np.random.default_rng(seed)
+    starts = rng.integers(0, len(noise) - length + 1, size=count)
+    gains = rng.uniform(0.0, 1.0, size=count)
+    for row, (start, gain) in enumerate(zip(starts, gains)):
+        clips[row] = gain * noise[start : start + length]
+    return clips
+
+
 def _limit(items: list, limit: int | None, seed: int) -> list:
     """A seeded random subset of at most `limit` items, in a seeded random order."""
     order = np.random.default_rng(seed).permutation(len(items))
@@ -381,8 +493,17 @@ def load_folder(
     limit: int | None = None,
     seed: int = 0,
     log: Any = None,
+    keywords: list[str] | None = None,
+    unknown_percent: float = 10.0,
+    silence_percent: float = 10.0,
 ) -> AudioSplits:
     """Load a Speech Commands layout folder as fixed-length waveforms.
+
+    `_silence_/` and `_unknown_/` folders are labels like the word folders
+    (the official Speech Commands test archive is laid out so). With
+    `keywords`, the labels become `_silence_`, `_unknown_` and the keywords
+    (see `map_keywords`); generated `_silence_` clips are cut from the
+    background noise (`silence_clips`), zeros without one.
 
     Args:
         root: the folder: `<label>/*.wav`, `validation_list.txt`,
@@ -395,37 +516,36 @@ def load_folder(
         limit: at most this many examples per split (a seeded random subset).
         seed: the seed of that subset.
         log: `fn(str)` for notes (e.g. resampling); `None` is silent.
+        keywords: `None` keeps every label folder; a list of words keeps
+            those and maps every other word to `_unknown_`.
+        unknown_percent, silence_percent: with `keywords`, the `_unknown_`
+            and `_silence_` shares, percent of the keyword clips of each split.
 
     Raises:
-        DataError: no such folder, wrong layout, a bad wav or list file.
+        DataError: no such folder, wrong layout, a bad wav or list file, a
+            keyword without a folder.
     """
     log = log or (lambda message: None)
     files, labels, noise_files, notes = scan_folder(root)
     for note in notes:
         log(note)
+    if keywords is not None:
+        files, labels = map_keywords(
+            files, labels, list(keywords), unknown_percent=unknown_percent, silence_percent=silence_percent, seed=seed
+        )
     files = {split: _limit(items, limit, seed + i) for i, (split, items) in enumerate(files.items())}
     root = Path(root)
     rates: dict[str, collections.Counter] = {}
     for split, items in files.items():
-        rates[split] = collections.Counter(read_wav_info(root / rel).sample_rate for rel, _ in items)
+        rates[split] = collections.Counter(read_wav_info(root / rel).sample_rate for rel, _ in items if rel)
     if sample_rate is None:
-        sample_rate = rates["train"].most_common(1)[0][0]
+        sample_rate = (rates["train"] or rates["val"] or rates["test"]).most_common(1)[0][0]
     elif sample_rate < 1:
-        raise DataError(f"--sample-rate must be a positive rate in Hz, got {sample_rate}")
+        raise DataError(f"sample_rate must be a positive rate in Hz, got {sample_rate}")
     others = sorted({rate for counter in rates.values() for rate in counter} - {sample_rate})
     if others:
         log(f"resampling files at {', '.join(map(str, others))} Hz to {sample_rate} Hz")
     length = clip_samples_for(clip_seconds, sample_rate)
-
-    def dataset(items: list[tuple[str, int]]) -> tf.data.Dataset:
-        paths = [str(root / rel) for rel, _ in items]
-        label_ids = np.array([label for _, label in items], dtype="int32")
-        ds = tf.data.Dataset.from_tensor_slices((paths, label_ids))
-        return ds.map(
-            lambda path, label: (decode_wav_file(path, sample_rate, length), label),
-            num_parallel_calls=tf.data.AUTOTUNE,
-            deterministic=True,
-        )
 
     noise = None
     if noise_files:
@@ -439,10 +559,28 @@ def load_folder(
         if len(noise) < length:
             log(f"{root / NOISE_FOLDER} holds less than one clip of audio: noise augmentation is off")
             noise = None
+
+    def dataset(items: list[tuple[str, int]], split_seed: int) -> tf.data.Dataset:
+        read = [(rel, label) for rel, label in items if rel]
+        paths = [str(root / rel) for rel, _ in read]
+        label_ids = np.array([label for _, label in read], dtype="int32")
+        ds = tf.data.Dataset.from_tensor_slices((tf.constant(paths, tf.string), label_ids)).map(
+            lambda path, label: (decode_wav_file(path, sample_rate, length), label),
+            num_parallel_calls=tf.data.AUTOTUNE,
+            deterministic=True,
+        )
+        generated = [label for rel, label in items if not rel]
+        if generated:
+            clips = silence_clips(noise, len(generated), length, seed=split_seed)
+            ds = ds.concatenate(tf.data.Dataset.from_tensor_slices((clips, np.array(generated, dtype="int32"))))
+        return ds
+
+    if keywords is not None and noise is None and any(not rel for items in files.values() for rel, _ in items):
+        log(f"no background noise ({root / NOISE_FOLDER}): the generated {SILENCE} clips are zeros")
     return AudioSplits(
-        train=dataset(files["train"]),
-        val=dataset(files["val"]),
-        test=dataset(files["test"]),
+        train=dataset(files["train"], seed),
+        val=dataset(files["val"], seed + 1),
+        test=dataset(files["test"], seed + 2),
         labels=labels,
         sample_rate=int(sample_rate),
         clip_samples=length,
@@ -459,7 +597,7 @@ def load_tfds(
     limit: int | None = None,
     data_dir: str | None = None,
     noise: bool = False,
-    hint: str = f"or pass --data-dir DIR with a local copy in the layout {LAYOUT}",
+    hint: str = f"or read a local copy in the layout {LAYOUT} with load_folder(root)",
 ) -> AudioSplits:
     """TFDS `speech_commands` (v0.02, 12 classes) as fixed-length waveforms.
 
@@ -480,7 +618,7 @@ def load_tfds(
     raw = dict(zip(TFDS_SPLITS, _load_tfds(TFDS_NAME, list(TFDS_SPLITS.values()), hint=hint, data_dir=data_dir)))
     rate = sample_rate or TFDS_SAMPLE_RATE
     if rate < 1:
-        raise DataError(f"--sample-rate must be a positive rate in Hz, got {rate}")
+        raise DataError(f"sample_rate must be a positive rate in Hz, got {rate}")
     length = clip_samples_for(clip_seconds, rate)
 
     def waveform(audio: tf.Tensor) -> tf.Tensor:
@@ -557,19 +695,31 @@ class FeatureConfig:
 
     def __post_init__(self):
         checks = {
-            "--n-mels": self.n_mels >= 1,
-            "--n-mfcc": 0 <= self.n_mfcc <= self.n_mels,
-            "--window-ms": self.frame_length >= 1,
-            "--hop-ms": self.frame_step >= 1,
-            "--clip-seconds": self.clip_samples >= self.frame_length,
+            "n_mels": self.n_mels >= 1,
+            "n_mfcc": 0 <= self.n_mfcc <= self.n_mels,
+            "window_ms": self.frame_length >= 1,
+            "hop_ms": self.frame_step >= 1,
+            "clip_seconds": self.clip_samples >= self.frame_length,
         }
-        wrong = [flag for flag, ok in checks.items() if not ok]
+        wrong = [name for name, ok in checks.items() if not ok]
         if wrong:
             raise DataError(
                 f"invalid feature setting {wrong[0]} (n_mels={self.n_mels}, n_mfcc={self.n_mfcc}, "
-                f"window {self.window_ms} ms, hop {self.hop_ms} ms, clip {self.clip_seconds} s at "
-                f"{self.sample_rate} Hz): need n_mels >= 1, 0 <= n_mfcc <= n_mels, window and hop "
+                f"window_ms={self.window_ms}, hop_ms={self.hop_ms}, clip_seconds={self.clip_seconds} at "
+                f"sample_rate={self.sample_rate}): need n_mels >= 1, 0 <= n_mfcc <= n_mels, window and hop "
                 ">= 1 sample, clip >= window"
+            )
+        # Keras' MelSpectrogram declares (clip + hop + 1) // hop frames and computes
+        # 1 + clip // hop: where they differ the front end's static shape is wrong and
+        # no model on these features can be wired behind it. Refuse such a setting.
+        declared = self._mel_layer().compute_output_shape((None, self.clip_samples))[2]
+        if declared != self.num_frames:
+            raise DataError(
+                f"hop_ms={self.hop_ms} ({self.frame_step} samples) and clip_seconds={self.clip_seconds} "
+                f"({self.clip_samples} samples) at sample_rate={self.sample_rate}: Keras' MelSpectrogram "
+                f"would declare {declared} frames but compute {self.num_frames}; use a hop of at least 2 "
+                "samples and a clip that is not one sample short of a whole number of hops "
+                "(e.g. a higher sample_rate or another clip_seconds)"
             )
 
     @property
@@ -611,7 +761,16 @@ class FeatureConfig:
     def front_end(self) -> keras.Model:
         """Keras model: waveforms `(batch, clip_samples)` -> features `(batch, frames, features)`."""
         waveform = keras.Input((self.clip_samples,), name="waveform")
-        x = keras.layers.MelSpectrogram(
+        x = self._mel_layer()(waveform)
+        x = keras.layers.Permute((2, 1), name="time_major", dtype="float32")(x)  # (batch, frames, mels)
+        if self.n_mfcc:
+            dct = keras.layers.Dense(self.n_mfcc, use_bias=False, trainable=False, name="mfcc_dct", dtype="float32")
+            x = dct(x)
+            dct.set_weights([dct_matrix(self.n_mels, self.n_mfcc)])
+        return keras.Model(waveform, x, name="front_end")
+
+    def _mel_layer(self) -> keras.layers.MelSpectrogram:
+        return keras.layers.MelSpectrogram(
             fft_length=self.fft_length,
             sequence_stride=self.frame_step,
             sequence_length=self.frame_length,
@@ -625,13 +784,7 @@ class FeatureConfig:
             min_power=10.0 ** (self.floor_db / 10.0),
             name="log_mel",
             dtype="float32",
-        )(waveform)
-        x = keras.layers.Permute((2, 1), name="time_major", dtype="float32")(x)  # (batch, frames, mels)
-        if self.n_mfcc:
-            dct = keras.layers.Dense(self.n_mfcc, use_bias=False, trainable=False, name="mfcc_dct", dtype="float32")
-            x = dct(x)
-            dct.set_weights([dct_matrix(self.n_mels, self.n_mfcc)])
-        return keras.Model(waveform, x, name="front_end")
+        )
 
 
 def dct_matrix(n_in: int, n_out: int) -> np.ndarray:
@@ -813,7 +966,7 @@ def make_datasets(
     else:
         noise = splits.noise
         waveforms = train_waveforms.shuffle(shuffle, seed=seed, reshuffle_each_iteration=True)
-        # One stateless seed per (epoch, example): repeatable with --seed, different every epoch.
+        # One stateless seed per (epoch, example): repeatable with `seed`, different every epoch.
         seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
         rate = splits.sample_rate
 

@@ -68,15 +68,56 @@ class SeriesTable:
         values: `(rows, variables)` float64, no NaN.
         columns: the variable names, in file order.
         path: where it was read from (for messages).
+        duplicates_dropped: rows dropped by `read_csv` because they repeat an
+            earlier row exactly (same date, same values).
     """
 
     dates: np.ndarray
     values: np.ndarray
     columns: tuple[str, ...]
     path: str = ""
+    duplicates_dropped: int = 0
 
     def __len__(self) -> int:
         return len(self.values)
+
+
+# Values beyond this overflow float32 once squared (standardisation, MSE): refused.
+MAX_ABS_VALUE = 1e15
+
+
+def _check_time_order(path: str, column: str, dates: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """The rows to keep: exact repeats of an earlier row (date and values) are dropped; a date
+    repeated with other values, or ISO 8601 dates going back in time, are refused."""
+    import pandas as pd
+
+    dates = [str(d) for d in dates]
+    seen: dict[str, int] = {}
+    keep = np.ones(len(dates), dtype=bool)
+    for row, date in enumerate(dates):
+        if date in seen:
+            first = seen[date]
+            if not np.array_equal(values[row], values[first]):
+                raise DataError(
+                    f"{path}: line {row + 2} repeats the {column} {date!r} of line {first + 2} with other "
+                    "values; keep one row per date"
+                )
+            keep[row] = False
+        else:
+            seen[date] = row
+    # Only unambiguous (ISO 8601) dates are checked: "01.02.2009" may be day- or month-first.
+    times = pd.to_datetime(pd.Series(dates)[keep], errors="coerce", format="ISO8601")
+    if times.isna().any():
+        return keep  # not ISO dates (e.g. step numbers): file order is time order
+    back = np.flatnonzero(np.diff(times.to_numpy()) <= np.timedelta64(0))
+    if back.size:
+        rows = np.flatnonzero(keep)
+        row, before = int(rows[back[0] + 1]), int(rows[back[0]])
+        raise DataError(
+            f"{path}: {column} {dates[row]!r} on line {row + 2} comes before {dates[before]!r} on "
+            f"line {before + 2}; sort the file by {column}"
+        )
+    return keep
 
 
 def read_csv(
@@ -90,7 +131,10 @@ def read_csv(
 
     Every column except `date_column` is a variable (or only `columns`, when
     given; the target is added if missing). Rows stay in file order, which
-    must be time order.
+    must be time order: rows repeating an earlier row exactly are dropped
+    (counted in `duplicates_dropped`; the recipes report it), a date repeated
+    with other values and ISO 8601 dates going back in time are refused
+    (nothing is sorted silently), as are values beyond +-`MAX_ABS_VALUE`.
 
     Args:
         path: the CSV file.
@@ -100,8 +144,8 @@ def read_csv(
 
     Raises:
         DataError: missing file, empty table, missing date/target/selected
-            column, a non-numeric value or a missing value (NaN), with the
-            column and the file's line number.
+            column, a non-numeric, missing (NaN) or too large value, a repeated
+            or out-of-order date, with the column and the file's line number.
 
     Example:
 
@@ -169,8 +213,17 @@ def read_csv(
         raise DataError(
             f"{path}: column {variables[j]!r} has an infinite value on line {row + 2}; fix or drop it"
         )
+    too_big = np.abs(values) > MAX_ABS_VALUE
+    if too_big.any():
+        row, j = map(int, np.argwhere(too_big)[0])
+        raise DataError(
+            f"{path}: column {variables[j]!r} has the value {values[row, j]:g} on line {row + 2}, beyond "
+            f"+-{MAX_ABS_VALUE:g} (the float32 model's safe range); rescale the column"
+        )
     dates = frame[date_column].to_numpy(dtype=str)
-    return SeriesTable(dates=dates, values=values, columns=tuple(variables), path=str(path))
+    keep = _check_time_order(path, date_column, dates, values)
+    return SeriesTable(dates=dates[keep], values=values[keep], columns=tuple(variables), path=str(path),
+                       duplicates_dropped=int((~keep).sum()))
 
 
 def select_features(table: SeriesTable, target: str, features: str = "M") -> tuple[np.ndarray, tuple[str, ...], int]:

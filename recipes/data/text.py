@@ -86,7 +86,7 @@ def read_csv_splits(folder: str, num_classes: int) -> TextSplits:
         if invalid.any():
             row = int(np.argmax(invalid.to_numpy()))
             raise DataError(
-                f"{path}: row {row + 2} has label {frame['label'].iloc[row]!r}; "
+                f"{path}: row {row + 2} has label {str(frame['label'].iloc[row])!r}; "
                 f"labels must be integers 0..{num_classes - 1}"
             )
         out += [frame["text"].to_numpy(dtype=object), labels.to_numpy(dtype=np.int32)]
@@ -198,17 +198,24 @@ def split_and_limit(
 def fit_vectorizer(
     train_texts: np.ndarray, *, max_tokens: int, ngrams: int = 1
 ) -> keras.layers.TextVectorization:
-    """A `TextVectorization` (ragged int ids, `standardize` above) adapted on `train_texts` only.
+    """A `TextVectorization` (int ids, `standardize` above) adapted on `train_texts` only.
+
+    Portable to every Keras backend: `standardize` runs in the `tf.data` graph
+    before the layer (off the TensorFlow backend Keras would hand a callable
+    `standardize` NumPy arrays), so `vectorize` applies it; the layer's output is
+    ragged on the TensorFlow backend, elsewhere dense with id 0 padding that
+    `vectorize` strips (`ragged=True` is TensorFlow-only).
 
     With `ngrams=N > 1` the vocabulary holds the most frequent 1..N-grams and a
     text of `w` words becomes its `w` word ids followed by its `w - 1` bigram
     ids, ... (a bag of n-grams for order-free models, fastText-style).
     """
     vectorizer = keras.layers.TextVectorization(
-        max_tokens=max_tokens, standardize=standardize, output_mode="int", ragged=True,
+        max_tokens=max_tokens, standardize=None, output_mode="int",
+        ragged=keras.backend.backend() == "tensorflow",
         ngrams=ngrams if ngrams > 1 else None,
     )
-    vectorizer.adapt(tf.data.Dataset.from_tensor_slices(_as_strings(train_texts)).batch(1024))
+    vectorizer.adapt(tf.data.Dataset.from_tensor_slices(_as_strings(train_texts)).batch(1024).map(standardize))
     return vectorizer
 
 
@@ -230,7 +237,9 @@ def vectorize(
     keep_end = truncate == "end"
 
     def to_ids(text, label):
-        ids = vectorizer(text)  # ragged (batch, None)
+        ids = vectorizer(standardize(text))  # ragged (batch, None) on TensorFlow
+        if not isinstance(ids, tf.RaggedTensor):  # other backends: dense, id 0 = padding only
+            ids = tf.RaggedTensor.from_tensor(ids, padding=0)
         return (ids[:, -seq_len:] if keep_end else ids[:, :seq_len]), label
 
     def non_empty(ids, label):

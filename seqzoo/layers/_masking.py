@@ -27,3 +27,15 @@ def zero_masked(x, mask):
     if mask is None:
         return x
     return x * ops.cast(ops.expand_dims(mask, -1), x.dtype)
+
+
+def keep_where(mask, new: list, old: list) -> list:
+    """Step forms: the `new` states where `mask` `(batch,)` is True, the `old` ones where it
+    is False (a masked step carries the state unchanged); `mask=None` keeps all `new`."""
+    if mask is None:
+        return list(new)
+    out = []
+    for n, o in zip(new, old):
+        keep = ops.reshape(ops.cast(mask, "bool"), (-1,) + (1,) * (len(n.shape) - 1))
+        out.append(ops.where(keep, n, o))
+    return out

@@ -37,6 +37,11 @@ class PositionEmbedding(layers.Layer):
         positions = ops.cast(self.table[:length], inputs.dtype)
         return inputs + ops.expand_dims(positions, 0)
 
+    def compute_output_shape(self, input_shape):
+        # Declared, not inferred: JAX and PyTorch infer shapes by running `call` on a
+        # stand-in length, which can exceed `max_len` when the length is variable.
+        return input_shape
+
     def get_config(self):
         config = super().get_config()
         config.update(

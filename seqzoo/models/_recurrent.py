@@ -12,6 +12,7 @@ from __future__ import annotations
 import keras
 
 from seqzoo.layers import MaskedMaxPooling1D
+from seqzoo.models._summary import returning_sequences, summarize
 from seqzoo.params import Choice, Float, Int
 
 CELLS = {
@@ -43,10 +44,14 @@ def recurrent_params(units: int = 128, depth: int = 1, pool: str = "last", dropo
 
 
 def recurrent_stack(x, *, cell, units, depth, dropout, recurrent_dropout, pool, bidirectional=False, prefix=None):
-    """`depth` stacked recurrent layers on `x`, summarised by `pool`."""
+    """`depth` stacked recurrent layers on `x`, summarised by `pool` (see `_summary.summarize`).
+
+    With `pool="last"` the last layer returns its final state, except inside
+    `sequence_outputs()`, where it returns every step's output.
+    """
     prefix = prefix or ("bi" if bidirectional else "") + cell
     for i in range(depth):
-        return_sequences = i < depth - 1 or pool != "last"
+        return_sequences = i < depth - 1 or pool != "last" or returning_sequences()
         layer = CELLS[cell](
             units,
             return_sequences=return_sequences,
@@ -58,6 +63,6 @@ def recurrent_stack(x, *, cell, units, depth, dropout, recurrent_dropout, pool, 
         x = layer(x)
         if dropout:
             x = keras.layers.Dropout(dropout, name=f"dropout_{i + 1}")(x)
-    if POOLS[pool] is not None:
-        x = POOLS[pool](name=f"{pool}_pool")(x)
-    return x
+    if POOLS[pool] is None:  # the recurrent layer's final state (or, in sequence mode, every step)
+        return x
+    return summarize(x, pool)

@@ -4,6 +4,7 @@ import keras
 
 from seqzoo.layers import AttentionPooling
 from seqzoo.models._recurrent import recurrent_params
+from seqzoo.models._summary import returning_sequences
 from seqzoo.params import Int
 from seqzoo.registry import register
 
@@ -24,6 +25,7 @@ _PARAMS["attention_units"] = Int(128, low=1, high=4096, search=(32, 256), sampli
     solved="The fixed-size bottleneck: attention lets the output look back at every "
     "encoder state, weighted by relevance, instead of only the last one.",
     params=_PARAMS,
+    tags=("gated", "bidirectional"),
 )
 def attention_rnn(x, *, units, depth, dropout, recurrent_dropout, attention_units):
     for i in range(depth):
@@ -34,4 +36,6 @@ def attention_rnn(x, *, units, depth, dropout, recurrent_dropout, attention_unit
         )(x)
         if dropout:
             x = keras.layers.Dropout(dropout, name=f"dropout_{i + 1}")(x)
+    if returning_sequences():  # per-step outputs: attention pooling is the summary
+        return x
     return AttentionPooling(attention_units, name="attention_pooling")(x)

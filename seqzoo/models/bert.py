@@ -2,8 +2,9 @@
 
 import keras
 
-from seqzoo.layers import ClassToken, FirstTimestep, PositionEmbedding, TransformerBlock
+from seqzoo.layers import ClassToken, DropFirstTimestep, FirstTimestep, PositionEmbedding, TransformerBlock
 from seqzoo.models._attention import HEADS_DIVIDE_WIDTH, attention_params, to_width
+from seqzoo.models._summary import returning_sequences
 from seqzoo.params import Int
 from seqzoo.registry import register
 
@@ -20,6 +21,7 @@ _PARAMS["max_len"] = Int(1024, low=2, high=65536, help="longest input (learned p
     "positions and GELU, pre-trained then fine-tuned (here trained from scratch).",
     params=_PARAMS,
     constraints=HEADS_DIVIDE_WIDTH,
+    tags=("bidirectional",),
 )
 def bert(x, *, width, depth, heads, ff_dim, dropout, max_len):
     x = to_width(x, width)
@@ -30,5 +32,7 @@ def bert(x, *, width, depth, heads, ff_dim, dropout, max_len):
     for i in range(depth):
         x = TransformerBlock(heads, ff_dim, dropout=dropout, activation="gelu", epsilon=1e-12,
                              name=f"block_{i + 1}")(x)
+    if returning_sequences():  # per-step outputs aligned with the tokens: drop [CLS]
+        return DropFirstTimestep(name="token_outputs")(x)
     first = FirstTimestep(name="cls_output")(x)
     return keras.layers.Dense(width, activation="tanh", name="pooler")(first)

@@ -15,18 +15,20 @@ _SOLVED = (
 )
 
 
-@register(**_HISTORY, solved=_SOLVED, params=recurrent_params(units=64))
+@register(**_HISTORY, solved=_SOLVED, params=recurrent_params(units=64),
+          tags=("simple", "bidirectional"), variant_of="rnn")
 def birnn(x, **kwargs):
     return recurrent_stack(x, cell="rnn", bidirectional=True, **kwargs)
 
 
 @register(**_HISTORY, solved=_SOLVED + " (with LSTM cells: Graves & Schmidhuber 2005)",
-          params=recurrent_params(units=64, pool="max"))
+          params=recurrent_params(units=64, pool="max"), tags=("gated", "bidirectional"), variant_of="lstm")
 def bilstm(x, **kwargs):
     return recurrent_stack(x, cell="lstm", bidirectional=True, **kwargs)
 
 
-@register(**_HISTORY, solved=_SOLVED + " (with GRU cells)", params=recurrent_params(units=64, pool="max"))
+@register(**_HISTORY, solved=_SOLVED + " (with GRU cells)", params=recurrent_params(units=64, pool="max"),
+          tags=("gated", "bidirectional"), variant_of="gru")
 def bigru(x, **kwargs):
     return recurrent_stack(x, cell="gru", bidirectional=True, **kwargs)
 
@@ -39,6 +41,8 @@ def bigru(x, **kwargs):
     solved="Deep bidirectional LSTM: stacking bidirectional layers gave the best "
     "TIMIT phoneme error of its time (17.7%).",
     params=recurrent_params(units=64, depth=2, pool="max"),
+    tags=("gated", "bidirectional", "deep"),
+    variant_of="deep_lstm",
 )
 def deep_bilstm(x, **kwargs):
     return recurrent_stack(x, cell="lstm", bidirectional=True, **kwargs)

@@ -21,6 +21,7 @@ _PARAMS.update(
     solved="Complementary modelling: convolutions reduce local spectral/temporal "
     "variation before LSTMs model the longer structure (CLDNN).",
     params=_PARAMS,
+    tags=("gated",),
 )
 def cnn_lstm(x, *, conv_layers, filters, kernel_size, **recurrent):
     for i in range(conv_layers):

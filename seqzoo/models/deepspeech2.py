@@ -4,7 +4,8 @@ import keras
 
 from seqzoo.layers import MaskedConv1D
 from seqzoo.models._recurrent import recurrent_params, recurrent_stack
-from seqzoo.params import Int
+from seqzoo.models._summary import returning_sequences
+from seqzoo.params import Int, ParamError
 from seqzoo.registry import register
 
 _PARAMS = recurrent_params(units=128, depth=3, pool="max")
@@ -24,8 +25,14 @@ _PARAMS.update(
     solved="End-to-end speech recognition at scale: strided convolutions shorten the "
     "sequence, then a deep batch-normalised bidirectional GRU stack models it.",
     params=_PARAMS,
+    tags=("gated", "bidirectional"),
 )
 def deepspeech2(x, *, conv_layers, filters, kernel_size, stride, **recurrent):
+    if returning_sequences() and conv_layers and stride > 1:
+        raise ParamError(
+            f"deepspeech2 with stride={stride} shortens time, so its outputs do not line up with "
+            "the input steps; pass stride=1 for per-step outputs"
+        )
     for i in range(conv_layers):
         x = MaskedConv1D(filters, kernel_size, strides=stride if i == 0 else 1, name=f"conv_{i + 1}")(x)
         x = keras.layers.BatchNormalization(name=f"conv_bn_{i + 1}")(x)

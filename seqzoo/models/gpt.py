@@ -2,8 +2,9 @@
 
 import keras
 
-from seqzoo.layers import LastTimestep, PositionEmbedding, TransformerBlock
+from seqzoo.layers import PositionEmbedding, TransformerBlock
 from seqzoo.models._attention import HEADS_DIVIDE_WIDTH, attention_params, to_width
+from seqzoo.models._summary import summarize
 from seqzoo.params import Int
 from seqzoo.registry import register
 
@@ -20,6 +21,7 @@ _PARAMS["max_len"] = Int(1024, low=1, high=65536, help="longest input (learned p
     "position, so one generative model serves classification too.",
     params=_PARAMS,
     constraints=HEADS_DIVIDE_WIDTH,
+    tags=("causal",),
 )
 def gpt(x, *, width, depth, heads, ff_dim, dropout, max_len):
     x = to_width(x, width)
@@ -29,4 +31,4 @@ def gpt(x, *, width, depth, heads, ff_dim, dropout, max_len):
         x = TransformerBlock(heads, ff_dim, dropout=dropout, activation="gelu", norm_first=True,
                              causal=True, name=f"block_{i + 1}")(x)
     x = keras.layers.LayerNormalization(epsilon=1e-5, name="final_norm")(x)
-    return LastTimestep(name="last_position")(x)
+    return summarize(x, "last", name="last_position")

@@ -13,6 +13,7 @@ from seqzoo.registry import register
     solved="A lighter gated cell: update and reset gates keep the LSTM's long memory "
     "with fewer parameters and no separate cell state.",
     params=recurrent_params(units=128),
+    tags=("gated", "causal"),
 )
 def gru(x, **kwargs):
     return recurrent_stack(x, cell="gru", **kwargs)
@@ -25,6 +26,8 @@ def gru(x, **kwargs):
     family="recurrent",
     solved="Stacked GRUs: depth for capacity with the cheaper gated cell.",
     params=recurrent_params(units=128, depth=3),
+    tags=("gated", "causal", "deep"),
+    variant_of="gru",
 )
 def deep_gru(x, **kwargs):
     return recurrent_stack(x, cell="gru", **kwargs)

@@ -4,6 +4,7 @@ import keras
 
 from seqzoo.layers import HopfieldPooling, HopfieldRetrieval
 from seqzoo.models._attention import to_width
+from seqzoo.models._summary import returning_sequences
 from seqzoo.params import Float, Int
 from seqzoo.registry import register
 
@@ -31,6 +32,7 @@ _PARAMS = {
     solved="Content-addressable memory: a state relaxes to the stored pattern it most "
     "resembles; the modern form stores exponentially many patterns and retrieves in one update.",
     params=_PARAMS,
+    tags=("order_free",),
 )
 def hopfield(x, *, width, depth, heads, key_dim, beta, update_steps, num_queries, dropout):
     x = to_width(x, width)
@@ -40,6 +42,8 @@ def hopfield(x, *, width, depth, heads, key_dim, beta, update_steps, num_queries
         h = keras.layers.Dropout(dropout, name=f"dropout_{i + 1}")(h)
         x = keras.layers.Add(name=f"residual_{i + 1}")([x, h])
         x = keras.layers.LayerNormalization(name=f"norm_{i + 1}")(x)
+    if returning_sequences():  # per-step outputs: the pooling memory is the summary
+        return x
     x = HopfieldPooling(num_queries, heads, key_dim, beta=beta, update_steps=update_steps,
                         name="hopfield_pooling")(x)
     return keras.layers.Dropout(dropout, name="pool_dropout")(x)

@@ -12,6 +12,7 @@ from seqzoo.registry import register
     solved="Vanishing gradients: a gated, additive cell state carries error over "
     "hundreds of steps, so long-range dependencies become learnable.",
     params=recurrent_params(units=128),
+    tags=("gated", "causal"),
 )
 def lstm(x, **kwargs):
     return recurrent_stack(x, cell="lstm", **kwargs)
@@ -25,6 +26,8 @@ def lstm(x, **kwargs):
     solved="Deep (stacked) LSTMs: depth in space as well as time set the TIMIT "
     "phoneme record.",
     params=recurrent_params(units=128, depth=3),
+    tags=("gated", "causal", "deep"),
+    variant_of="lstm",
 )
 def deep_lstm(x, **kwargs):
     return recurrent_stack(x, cell="lstm", **kwargs)

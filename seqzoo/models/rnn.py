@@ -16,6 +16,7 @@ _HISTORY = dict(
     solved="Gave a network memory: a hidden state fed back at every step, trained by "
     "backpropagation through time, lets one set of weights model sequences of any length.",
     params=recurrent_params(units=128),
+    tags=("simple", "causal"),
 )
 def rnn(x, **kwargs):
     return recurrent_stack(x, cell="rnn", **kwargs)
@@ -27,6 +28,8 @@ def rnn(x, **kwargs):
     solved="Stacking recurrent layers builds representations at several time scales, "
     "as depth did for feed-forward nets.",
     params=recurrent_params(units=128, depth=3),
+    tags=("simple", "causal", "deep"),
+    variant_of="rnn",
 )
 def deep_rnn(x, **kwargs):
     return recurrent_stack(x, cell="rnn", **kwargs)

@@ -4,6 +4,7 @@ import keras
 
 from seqzoo.layers import SinusoidalPositionEncoding, TransformerBlock
 from seqzoo.models._attention import HEADS_DIVIDE_WIDTH, attention_params, to_width
+from seqzoo.models._summary import summarize
 from seqzoo.registry import register
 
 
@@ -16,6 +17,7 @@ from seqzoo.registry import register
     "parallel step, with constant path length between any two of them.",
     params=attention_params(width=128, depth=2, heads=4, ff_dim=256, dropout=0.1),
     constraints=HEADS_DIVIDE_WIDTH,
+    tags=("bidirectional",),
 )
 def transformer(x, *, width, depth, heads, ff_dim, dropout):
     x = to_width(x, width)
@@ -23,4 +25,4 @@ def transformer(x, *, width, depth, heads, ff_dim, dropout):
     x = keras.layers.Dropout(dropout, name="embedding_dropout")(x)
     for i in range(depth):
         x = TransformerBlock(heads, ff_dim, dropout=dropout, name=f"block_{i + 1}")(x)
-    return keras.layers.GlobalAveragePooling1D(name="mean_pool")(x)
+    return summarize(x, "mean", name="mean_pool")

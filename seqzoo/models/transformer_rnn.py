@@ -4,6 +4,7 @@ import keras
 
 from seqzoo.layers import TransformerBlock
 from seqzoo.models._recurrent import CELLS
+from seqzoo.models._summary import summarize
 from seqzoo.params import Choice, Divides, Float, Int
 from seqzoo.registry import register
 
@@ -27,9 +28,10 @@ _PARAMS = {
     "without position codes, self-attention supplies global reach in parallel.",
     params=_PARAMS,
     constraints=(Divides("heads", "units", factor=2),),
+    tags=("gated", "bidirectional"),
 )
 def transformer_rnn(x, *, units, cell, depth, heads, ff_dim, dropout):
     x = keras.layers.Bidirectional(CELLS[cell](units, return_sequences=True, name=cell), name=f"bi{cell}")(x)
     for i in range(depth):
         x = TransformerBlock(heads, ff_dim, dropout=dropout, name=f"block_{i + 1}")(x)
-    return keras.layers.GlobalAveragePooling1D(name="mean_pool")(x)
+    return summarize(x, "mean", name="mean_pool")

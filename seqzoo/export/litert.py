@@ -1,0 +1,256 @@
+"""LiteRT (TensorFlow Lite) export with builtin ops only, recurrent layers included.
+
+Keras 3 `LSTM`/`GRU`/`SimpleRNN` run their time loop as a `while` over a
+tensor list, which the LiteRT converter cannot lower to builtin ops
+(TensorListReserve needs a static element shape; tensorflow #73254). A model
+with a fixed sequence length does not need the loop: `unrolled` rebuilds it
+with `unroll=True` in every recurrent layer (nested models and `Bidirectional`
+wrappers included) and copies the weights, so the graph is the same
+computation written out step by step, and `to_litert` converts that.
+
+Conversion is limited to `TFLITE_BUILTINS` (plus `TFLITE_BUILTINS_INT8` for
+the quantised variant): an op without a builtin kernel fails the conversion
+with `LiteRTExportError` instead of producing a file that needs the Flex
+delegate.
+
+Example:
+
+>>> import numpy as np, os, tempfile, seqzoo
+>>> from seqzoo.export import to_litert
+>>> model = seqzoo.build("gru", inputs="frames", seq_len=8, features=4, num_classes=3, units=8)
+>>> path = to_litert(model, os.path.join(tempfile.mkdtemp(), "gru.tflite"))
+>>> x = np.random.default_rng(0).standard_normal((2, 8, 4)).astype("float32")
+>>> bool(np.allclose(predict_litert(path, x), model.predict(x, verbose=0), atol=1e-5))
+True
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import io
+import os
+import re
+import tempfile
+from typing import Any, Callable, Iterable, Sequence
+
+import keras
+import numpy as np
+
+
+class LiteRTExportError(ValueError):
+    """The model cannot be written with LiteRT builtin ops (the message says why)."""
+
+
+def _unroll_config(config: Any) -> bool:
+    """Set every `"unroll": False` in a (nested) layer config to True; True if any was."""
+    changed = False
+    if isinstance(config, dict):
+        if config.get("unroll") is False:
+            config["unroll"] = True
+            changed = True
+        for value in config.values():
+            changed = _unroll_config(value) or changed
+    elif isinstance(config, list):
+        for value in config:
+            changed = _unroll_config(value) or changed
+    return changed
+
+
+def _time_steps(model: keras.Model) -> None:
+    for tensor in model.inputs:
+        if len(tensor.shape) >= 3 and tensor.shape[1] is None:
+            raise LiteRTExportError(
+                f"{model.name} takes sequences of any length (input shape {tuple(tensor.shape)}); "
+                "build it with a fixed seq_len to export it (recurrent layers are unrolled over the length)"
+            )
+
+
+def unrolled(model: keras.Model) -> keras.Model:
+    """A copy of a functional `model` whose recurrent layers run unrolled, same weights.
+
+    Every layer whose config has `unroll` (Keras `LSTM`, `GRU`, `SimpleRNN`,
+    `RNN`, also inside `Bidirectional` and nested functional models) is
+    re-created with `unroll=True` and gets the weights of the original; the
+    other layers are reused as they are. The outputs are the same to float
+    rounding. A recurrent input of unknown length cannot be unrolled: it is
+    refused.
+
+    Args:
+        model: a functional Keras model.
+
+    Returns:
+        The unrolled model, or `model` itself when it has no recurrent layer.
+    """
+    pairs = []
+
+    def clone(layer: keras.layers.Layer) -> keras.layers.Layer:
+        config = copy.deepcopy(layer.get_config())
+        if not _unroll_config(config):
+            return layer  # not recurrent: the same layer (and weights) in the new graph
+        new = layer.__class__.from_config(config)
+        pairs.append((layer, new))
+        return new
+
+    try:
+        copy_ = keras.models.clone_model(model, clone_function=clone, recursive=True)
+    except (ValueError, TypeError) as error:
+        raise LiteRTExportError(f"{model.name} cannot be rebuilt for export ({error})") from None
+    if not pairs:
+        return model
+    _time_steps(model)
+    for old, new in pairs:
+        new.set_weights(old.get_weights())
+    return copy_
+
+
+def _convert(converter: Any, model: keras.Model) -> bytes:
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):  # Keras prints the SavedModel it writes on the way
+            return converter.convert()
+    except Exception as error:  # the converter raises ConverterError and others, with MLIR notes
+        text = str(error)
+        op = re.search(r"'tf\.\w+' op [^\n]*", text)  # the op without a builtin kernel, when named
+        lines = [line for line in text.splitlines() if "error:" in line] or text.splitlines()[-1:]
+        reason = op.group(0) if op else lines[0].split("error:", 1)[-1].strip() if lines else type(error).__name__
+        raise LiteRTExportError(f"{model.name} does not convert to LiteRT builtin ops: {reason}") from None
+
+
+def _float_tensors(flatbuffer: bytes, layers: Sequence[str]) -> list[str]:
+    """The tensor names of `flatbuffer` that lie inside one of the named `layers`."""
+    names = [detail["name"] for detail in interpreter(flatbuffer).get_tensor_details()]
+    found, keep = set(), []
+    for name in names:
+        parts = {re.sub(r"_\d+$", "", part) for fused in name.split(";") for part in fused.split("/")}
+        hits = parts & set(layers)
+        found |= hits
+        if hits:
+            keep.append(name)
+    missing = [layer for layer in layers if layer not in found]
+    if missing:
+        raise LiteRTExportError(f"keep_float names {missing[0]!r}, which is no layer of the converted model")
+    return keep
+
+
+def to_litert(
+    model: keras.Model,
+    path: str | os.PathLike,
+    *,
+    representative_data: Iterable[Any] | Callable[[], Iterable[Any]] | None = None,
+    int8: bool = False,
+    keep_float: Sequence[str] = (),
+) -> str:
+    """Write `model` as a LiteRT flatbuffer (`.tflite`) with builtin ops only.
+
+    Args:
+        model: a functional Keras model with fixed input shapes (recurrent
+            layers are unrolled over the fixed length; see `unrolled`).
+        path: the file to write (written atomically: a temporary file, then
+            a rename).
+        representative_data: for `int8=True`: input batches (arrays, or
+            lists of arrays for several inputs; a few hundred examples in
+            total) from which the activation ranges are measured, or a
+            callable returning such an iterable.
+        int8: quantise weights and activations to int8 (the model's input and
+            output stay float32), builtin int8 kernels only.
+        keep_float: with `int8`, names of layers (or nested models) whose ops
+            stay float32: parts whose values span a range one int8 scale
+            cannot hold (a power spectrum and its logarithm, say). Matched
+            against the converted graph's tensor names; a name that matches
+            nothing is refused.
+
+    Returns:
+        `str(path)`.
+
+    Raises:
+        LiteRTExportError: an op has no builtin LiteRT kernel, the model has
+            a free sequence length, or `int8` without `representative_data`.
+    """
+    import tensorflow as tf  # noqa: PLC0415  (the converter; not needed to build or train)
+
+    if int8 and representative_data is None:
+        raise LiteRTExportError("int8=True needs representative_data: input batches to calibrate the quantisation")
+    if keep_float and not int8:
+        raise LiteRTExportError("keep_float applies to int8=True only (a float32 file keeps every op float)")
+    export_model = unrolled(model)
+    converter = tf.lite.TFLiteConverter.from_keras_model(export_model)
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    denylisted = _float_tensors(_convert(converter, model), keep_float) if keep_float else []
+    if int8:
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8, tf.lite.OpsSet.TFLITE_BUILTINS]
+
+        def batches():
+            data = representative_data() if callable(representative_data) else representative_data
+            for batch in data:
+                items = batch if isinstance(batch, (list, tuple)) else [batch]
+                items = [np.asarray(item, dtype="float32") for item in items]
+                for i in range(len(items[0])):  # the converter calibrates one example at a time
+                    yield [item[i : i + 1] for item in items]
+
+        converter.representative_dataset = batches
+    if denylisted:  # selective quantisation: TensorFlow's (public, experimental) quantisation debugger
+        options = tf.lite.experimental.QuantizationDebugOptions(denylisted_nodes=denylisted)
+        debugger = tf.lite.experimental.QuantizationDebugger(
+            converter=converter, debug_dataset=batches, debug_options=options
+        )
+        flatbuffer = debugger.get_nondebug_quantized_model()
+    else:
+        flatbuffer = _convert(converter, model)
+    path = str(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".tflite", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(flatbuffer)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+    return path
+
+
+def interpreter(path: str | os.PathLike | bytes) -> Any:
+    """A LiteRT interpreter for `path` (or a flatbuffer's bytes): `ai_edge_litert`'s, or TensorFlow's."""
+    try:
+        from ai_edge_litert.interpreter import Interpreter  # noqa: PLC0415
+    except ImportError:  # LiteRT not installed: TensorFlow still ships the same interpreter
+        import tensorflow as tf  # noqa: PLC0415
+
+        Interpreter = tf.lite.Interpreter
+    try:
+        if isinstance(path, bytes):
+            return Interpreter(model_content=path)
+        return Interpreter(model_path=str(path))
+    except (ValueError, RuntimeError) as error:
+        where = "the flatbuffer" if isinstance(path, bytes) else path
+        raise LiteRTExportError(f"{where} is not a readable LiteRT model ({error})") from None
+
+
+def predict_litert(path: str | os.PathLike, inputs: Any, *, batch_size: int = 32) -> np.ndarray:
+    """Run a single-input, single-output `.tflite` model on `inputs` (float32, batch first).
+
+    Args:
+        path: the `.tflite` file (e.g. from `to_litert`).
+        inputs: an array `(examples, ...)` in the model's input shape.
+        batch_size: examples per interpreter call (the input is resized to it).
+
+    Returns:
+        The outputs, `(examples, ...)` float32.
+    """
+    runner = interpreter(path)
+    (input_detail,), (output_detail,) = runner.get_input_details(), runner.get_output_details()
+    inputs = np.asarray(inputs, dtype="float32")
+    outputs = []
+    size = None
+    for start in range(0, len(inputs), batch_size):
+        batch = inputs[start : start + batch_size]
+        if len(batch) != size:
+            runner.resize_tensor_input(input_detail["index"], list(batch.shape))
+            runner.allocate_tensors()
+            size = len(batch)
+        runner.set_tensor(input_detail["index"], batch)
+        runner.invoke()
+        outputs.append(np.array(runner.get_tensor(output_detail["index"])))
+    return np.concatenate(outputs).astype("float32")
