@@ -2,7 +2,7 @@
 
 For each recipe (IMDB, Speech Commands on FSDD, ETTh1) the recipe's own `load`
 builds the training pipeline exactly as `python -m recipes.<name>` does
-(`runner.build_parser` + `recipe.load`, op determinism on, as the runner sets
+(`cli.parse` + `recipe.load`, op determinism on, as the runner sets
 it), and the recipe's model is built and compiled by `runner.build_model`.
 Two training epochs are then timed INTERLEAVED with `model.fit(..., epochs=1)`:
 
@@ -40,7 +40,7 @@ from _common import DEFAULT_DATA, HERE, command_line, fit_seconds, interleaved, 
 import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from recipes import runner  # noqa: E402
+from recipes import cli, runner  # noqa: E402
 from recipes.ett import EttRecipe  # noqa: E402
 from recipes.imdb import ImdbRecipe  # noqa: E402
 from recipes.speech_commands import SpeechCommandsRecipe  # noqa: E402
@@ -60,8 +60,8 @@ def measure(recipe_name: str, model_name: str | None, args) -> dict:
         argv += ["--model", model_name]
     if recipe_name == "imdb":
         argv += ["--limit", str(args.imdb_limit)]
-    flags = runner.build_parser(recipe).parse_args(argv)
-    recipe.check_args(flags)  # fills the model-dependent defaults, as the runner does
+    flags = cli.parse(recipe, argv)  # the model-dependent defaults resolved, as the command line does
+    recipe.check_args(flags)
     keras.utils.clear_session()
     keras.utils.set_random_seed(flags.seed)
     tf.config.experimental.enable_op_determinism()

@@ -22,13 +22,14 @@ baseline on the same windows (`baseline_mse`, 1.295 for ETTh1-96 M).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 from typing import Any
 
 from recipes.data.series import SeriesTable, Split, read_csv, split_by_rows
-from recipes.forecast import ForecastRecipe, fetch
-from recipes.runner import main
+from recipes.cli import main
+from recipes.forecast import ForecastRecipe, SeriesConfig, fetch
 
 URL = "https://raw.githubusercontent.com/zhouhaoyi/ETDataset/main/ETT-small/{name}.csv"
 ROWS_PER_DAY = {"ETTh1": 24, "ETTh2": 24, "ETTm1": 96, "ETTm2": 96}
@@ -36,26 +37,40 @@ ROWS_PER_DAY = {"ETTh1": 24, "ETTh2": 24, "ETTm1": 96, "ETTm2": 96}
 MONTHS = (12, 4, 4)
 
 
+@dataclasses.dataclass
+class EttConfig(SeriesConfig):
+    """`recipes.ett`'s settings: the benchmark windows and which ETT file.
+
+    Args:
+        dataset: `ETTh1`, `ETTh2`, `ETTm1` or `ETTm2`, read as `data_dir/<dataset>.csv`.
+        target: the forecast column.
+    """
+
+    features: str = "M"
+    lookback: int = 336
+    horizon: int = 96
+    dataset: str = "ETTh1"
+    target: str = "OT"
+
+
 class EttRecipe(ForecastRecipe):
     """The ETT benchmark preset of `recipes.forecast`."""
 
     name = "ett"
     description = "ETT (ETTh1/ETTh2/ETTm1/ETTm2) long-horizon forecasting, standard 12/4/4-month protocol."
-    default_lookback = 336
-    default_horizon = 96
-    default_features = "M"
+    config_class = EttConfig
     horizon_note = "; the benchmark reports 96, 192, 336 and 720"
 
     def add_source_arguments(self, group: argparse._ArgumentGroup) -> None:
-        group.add_argument("--dataset", choices=tuple(ROWS_PER_DAY), default="ETTh1",
+        group.add_argument("--dataset", choices=tuple(ROWS_PER_DAY),
                            help="which ETT file, read as --data-dir/<dataset>.csv (default: %(default)s)")
-        group.add_argument("--target", default="OT", metavar="COL",
+        group.add_argument("--target", metavar="COL",
                            help="the forecast column (default: %(default)s, the oil temperature)")
 
-    def check_args(self, args: argparse.Namespace) -> None:
+    def check_args(self, args: EttConfig) -> None:
         pass
 
-    def csv_path(self, args: argparse.Namespace) -> str:
+    def csv_path(self, args: EttConfig) -> str:
         if args.data_dir is not None:
             return os.path.join(args.data_dir, f"{args.dataset}.csv")
         return fetch(
@@ -65,14 +80,14 @@ class EttRecipe(ForecastRecipe):
             hint=f"pass --data-dir DIR with a local {args.dataset}.csv",
         )
 
-    def read_table(self, args: argparse.Namespace) -> SeriesTable:
+    def read_table(self, args: EttConfig) -> SeriesTable:
         return read_csv(self.csv_path(args), target=args.target, date_column="date")
 
-    def split(self, args: argparse.Namespace, n_rows: int) -> Split:
+    def split(self, args: EttConfig, n_rows: int) -> Split:
         train, val, test = (m * 30 * ROWS_PER_DAY[args.dataset] for m in MONTHS)
         return split_by_rows(n_rows, train, val, test, lookback=args.lookback)
 
-    def source_info(self, args: argparse.Namespace) -> dict[str, Any]:
+    def source_info(self, args: EttConfig) -> dict[str, Any]:
         source = os.path.abspath(os.path.join(args.data_dir, f"{args.dataset}.csv")) if args.data_dir else URL.format(name=args.dataset)
         return {"dataset": args.dataset, "csv": source, "protocol": "12/4/4 months, train-statistics z-score"}
 

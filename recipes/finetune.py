@@ -35,21 +35,37 @@ import keras
 
 from recipes import flags
 from recipes.artifacts import read_json
+from recipes.config import RunConfig
 from recipes.runner import UsageError
 
 HEAD_PREFIX = "lm_"  # the language-model head's layers (seqzoo.heads.language_model)
 LEFT_BEHIND = ("embedding/output_bias",)  # the tied output's bias: part of the head
 
 
+@dataclasses.dataclass
+class FineTuneConfig(RunConfig):
+    """A recipe's settings with fine-tuning (`add_arguments`' flags).
+
+    Args:
+        init: a `recipes.pretrain` run directory to start from (None: from scratch).
+        freeze_epochs: train only the new layers for the first N epochs.
+        pretrained_lr_factor: the pretrained layers learn at this factor of the learning rate.
+    """
+
+    init: str | None = None
+    freeze_epochs: int = 0
+    pretrained_lr_factor: float = 1.0
+
+
 def add_arguments(group: argparse._ArgumentGroup) -> None:
-    """`--init`, `--freeze-epochs`, `--pretrained-lr-factor`."""
-    group.add_argument("--init", default=None, metavar="RUN_DIR",
+    """`--init`, `--freeze-epochs`, `--pretrained-lr-factor` (the fields of `FineTuneConfig`)."""
+    group.add_argument("--init", metavar="RUN_DIR",
                        help="start from a recipes.pretrain run: its vocabulary, front end and backbone "
                        "(a fresh head); the model and its widths must match the run's")
-    group.add_argument("--freeze-epochs", type=flags.non_negative_int, default=0, metavar="N",
+    group.add_argument("--freeze-epochs", type=flags.non_negative_int, metavar="N",
                        help="with --init: train only the new layers for the first N epochs "
                        "(default: %(default)s)")
-    group.add_argument("--pretrained-lr-factor", type=flags.positive_float, default=1.0, metavar="F",
+    group.add_argument("--pretrained-lr-factor", type=flags.positive_float, metavar="F",
                        help="with --init: the pretrained layers learn at F x --learning-rate "
                        "(default: %(default)s)")
 
@@ -64,7 +80,7 @@ class PretrainedRun:
     model: keras.Model
 
     @classmethod
-    def open(cls, args: argparse.Namespace) -> "PretrainedRun | None":
+    def open(cls, args: FineTuneConfig) -> "PretrainedRun | None":
         """The run `args.init` names (None without `--init`); `UsageError` if unusable or another model."""
         if not args.init:
             if args.freeze_epochs or args.pretrained_lr_factor != 1.0:

@@ -1,4 +1,4 @@
-"""argparse `type=` converters for the recipes' number flags (one-line errors).
+"""argparse helpers of the recipes: `Parser` (one-line errors) and `type=` converters for number flags.
 
 argparse turns the message into `--epochs: invalid ... value` style errors;
 the runner's parser prints them on one line and exits with code 2, e.g.
@@ -42,3 +42,10 @@ non_negative_float = _number(float, lambda v: 0 <= v < math.inf, "a number >= 0"
 fraction = _number(float, lambda v: 0 < v < 1, "between 0 and 1 (exclusive)")
 probability = _number(float, lambda v: 0 <= v <= 1, "between 0 and 1")
 seed = _number(int, lambda v: 0 <= v < 2**32, "between 0 and 4294967295")  # what TF/NumPy accept
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with one-line errors: `prog: error: message (see --help)`, exit code 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")

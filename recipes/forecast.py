@@ -31,6 +31,7 @@ forecast against the truth on a few test windows. `recipes.ett` and
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 from typing import Any, Callable
@@ -51,7 +52,9 @@ from recipes.data.series import (
     read_csv,
     split_by_fractions,
 )
-from recipes.runner import DataError, Recipe, TaskData, UsageError, main
+from recipes.cli import main
+from recipes.config import RunConfig
+from recipes.runner import DataError, Recipe, TaskData, UsageError
 
 # Learning rate at epoch e (0-based) for base rate `lr`.
 SCHEDULES: dict[str, Callable[[float, int], float]] = {
@@ -102,17 +105,58 @@ def fetch(url: str, fname: str, *, what: str, hint: str, extract: bool = False) 
         raise DataError(f"downloading {what} failed: {first}; {hint}") from None
 
 
+@dataclasses.dataclass
+class SeriesConfig(RunConfig):
+    """The settings of every forecast recipe (`ForecastRecipe` and its presets).
+
+    Args:
+        features: `"M"`, `"MS"` or `"S"` (`recipes.data.series.FEATURE_MODES`).
+        lookback: input rows per window.
+        horizon: forecast rows per window.
+        lr_schedule: a key of `SCHEDULES`.
+        patience: early-stopping patience on validation MSE; 0 = train every epoch.
+    """
+
+    model: str = "gru"
+    epochs: int = 6
+    batch_size: int = 32
+    learning_rate: float = 1e-3
+    features: str = "MS"
+    lookback: int = 96
+    horizon: int = 24
+    lr_schedule: str = "halve"
+    patience: int = 0
+
+
+@dataclasses.dataclass
+class ForecastConfig(SeriesConfig):
+    """`recipes.forecast`'s settings: the window settings and one CSV file.
+
+    Args:
+        csv: the CSV file (required on the command line).
+        target: the column to forecast (required on the command line).
+        date_column: the timestamp column.
+        columns: `"A,B,..."`: use only these variable columns (None: all).
+        split: train, val, test fractions of the rows, in time order.
+    """
+
+    csv: str | None = None
+    target: str | None = None
+    date_column: str = "date"
+    columns: str | None = None
+    split: tuple[float, float, float] = (0.7, 0.1, 0.2)
+
+
 class ForecastRecipe(Recipe):
     """Forecast the next `--horizon` rows of a CSV series from the last `--lookback` rows.
 
-    Presets subclass it and override `add_source_arguments`, `read_table`
-    and `split` (and the class defaults below).
+    Presets subclass it with a `SeriesConfig` subclass of their own and override
+    `add_source_arguments`, `read_table` and `split`.
     """
 
     name = "forecast"
     description = "Multi-step forecasting of a CSV time series (date column + numeric variables)."
-    default_model = "gru"
-    defaults = {"epochs": 6, "batch_size": 32, "learning_rate": 1e-3}
+    config_class: type[SeriesConfig] = ForecastConfig
     model_defaults = {
         "gru": {"units": 16},
         "lstm": {"units": 16},
@@ -121,29 +165,23 @@ class ForecastRecipe(Recipe):
     }
     artifacts = ("forecast.png",)
 
-    # window and protocol defaults (presets override)
-    default_lookback = 96
-    default_horizon = 24
-    default_features = "MS"
-    default_patience = 0
-    default_schedule = "halve"
     horizon_note = ""
 
     # ------------------------------------------------------------------ flags
 
     def add_arguments(self, group: argparse._ArgumentGroup) -> None:
         self.add_source_arguments(group)
-        group.add_argument("--features", choices=tuple(FEATURE_MODES), default=self.default_features,
+        group.add_argument("--features", choices=tuple(FEATURE_MODES),
                            help="M: all variables in and out; MS: all in, the target out; "
                            "S: the target only (default: %(default)s)")
-        group.add_argument("--lookback", type=flags.positive_int, default=self.default_lookback, metavar="N",
+        group.add_argument("--lookback", type=flags.positive_int, metavar="N",
                            help="input rows per window (default: %(default)s)")
-        group.add_argument("--horizon", type=flags.positive_int, default=self.default_horizon, metavar="N",
+        group.add_argument("--horizon", type=flags.positive_int, metavar="N",
                            help=f"forecast rows per window{self.horizon_note} (default: %(default)s)")
-        group.add_argument("--lr-schedule", choices=tuple(SCHEDULES), default=self.default_schedule,
+        group.add_argument("--lr-schedule", choices=tuple(SCHEDULES),
                            help="halve: keep --learning-rate for 2 epochs, then halve it every "
                            "epoch (DLinear); constant (default: %(default)s)")
-        group.add_argument("--patience", type=flags.non_negative_int, default=self.default_patience, metavar="N",
+        group.add_argument("--patience", type=flags.non_negative_int, metavar="N",
                            help="stop after this many epochs without a better validation MSE and "
                            "keep the best weights; 0 = train every epoch (default: %(default)s)")
 
@@ -152,34 +190,34 @@ class ForecastRecipe(Recipe):
         group.add_argument("--csv", required=True, metavar="PATH",
                            help="the CSV file: a date column and numeric variables, in time order")
         group.add_argument("--target", required=True, metavar="COL", help="the column to forecast")
-        group.add_argument("--date-column", default="date", metavar="COL",
+        group.add_argument("--date-column", metavar="COL",
                            help="the timestamp column (default: %(default)s)")
-        group.add_argument("--columns", default=None, metavar="A,B,...",
+        group.add_argument("--columns", metavar="A,B,...",
                            help="use only these variable columns (the target is always used)")
-        group.add_argument("--split", type=_split_fractions, default=(0.7, 0.1, 0.2), metavar="TR,VA,TE",
+        group.add_argument("--split", type=_split_fractions, metavar="TR,VA,TE",
                            help="train,val,test fractions of the rows, in time order "
                            "(default: 0.7,0.1,0.2)")
 
-    def check_args(self, args: argparse.Namespace) -> None:
+    def check_args(self, args: SeriesConfig) -> None:
         if args.data_dir is not None:
             raise UsageError(f"recipes.{self.name} reads --csv PATH, not --data-dir")
 
     # ------------------------------------------------------------------ data
 
-    def read_table(self, args: argparse.Namespace) -> SeriesTable:
+    def read_table(self, args: SeriesConfig) -> SeriesTable:
         """Read and check the data (raise `DataError`)."""
         columns = [c.strip() for c in args.columns.split(",") if c.strip()] if args.columns else None
         return read_csv(args.csv, target=args.target, date_column=args.date_column, columns=columns)
 
-    def split(self, args: argparse.Namespace, n_rows: int) -> Split:
+    def split(self, args: SeriesConfig, n_rows: int) -> Split:
         """The train/val/test row ranges."""
         return split_by_fractions(n_rows, *args.split, lookback=args.lookback)
 
-    def source_info(self, args: argparse.Namespace) -> dict[str, Any]:
+    def source_info(self, args: SeriesConfig) -> dict[str, Any]:
         """What config.json records about the data source."""
         return {"csv": os.path.abspath(args.csv)}
 
-    def load(self, args: argparse.Namespace) -> TaskData:
+    def load(self, args: SeriesConfig) -> TaskData:
         table = self.read_table(args)
         series = ForecastData.from_table(
             table,
@@ -224,7 +262,7 @@ class ForecastRecipe(Recipe):
 
     # ------------------------------------------------------------------ training
 
-    def callbacks(self, args: argparse.Namespace, data: TaskData) -> list[keras.callbacks.Callback]:
+    def callbacks(self, args: SeriesConfig, data: TaskData) -> list[keras.callbacks.Callback]:
         schedule = SCHEDULES[args.lr_schedule]
         base = args.learning_rate
         callbacks: list[keras.callbacks.Callback] = [
@@ -238,7 +276,7 @@ class ForecastRecipe(Recipe):
 
     # ------------------------------------------------------------------ evaluation
 
-    def evaluate(self, model: keras.Model, data: TaskData, args: argparse.Namespace, run_dir: str) -> dict:
+    def evaluate(self, model: keras.Model, data: TaskData, args: SeriesConfig, run_dir: str) -> dict:
         """Test MSE/MAE of the model and of persistence on the same windows; writes forecast.png."""
         series: ForecastData = data.extras["series"]
         x, y = series.windows("test", args.limit)

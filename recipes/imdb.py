@@ -32,6 +32,7 @@ slows the pretrained layers.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 
@@ -41,7 +42,8 @@ import numpy as np
 from recipes import finetune, flags, runner
 from recipes.artifacts import write_text_atomic
 from recipes.data import corpus, text
-from recipes.runner import DataError, Recipe, TaskData, main
+from recipes.cli import main
+from recipes.runner import DataError, Recipe, TaskData
 
 CLASS_NAMES = ["neg", "pos"]
 TFDS_NAME = "imdb_reviews"
@@ -63,17 +65,46 @@ SCHEDULES = {
 }
 
 
+@dataclasses.dataclass
+class ImdbConfig(finetune.FineTuneConfig):
+    """The IMDB recipe's settings: the shared ones (`RunConfig`), fine-tuning (`--init`) and its own.
+
+    Args:
+        max_tokens: vocabulary size incl. padding and OOV ids.
+        seq_len: tokens kept per review (n-gram ids with `ngrams` > 1).
+        truncate: which tokens a longer review keeps: `"end"` or `"start"`.
+        no_bucketing: pad every batch to `seq_len` instead of bucketing by length.
+        ngrams: 1: words; N > 1: words then 2..N-grams.
+        patience: early-stopping patience on validation loss; 0 = train every epoch.
+        lr_schedule: a key of `SCHEDULES`.
+        val_split: fraction of the training reviews held out for validation.
+    """
+
+    model: str = "bilstm"
+    epochs: int = 2
+    batch_size: int = 64
+    learning_rate: float = 1e-3
+    max_tokens: int = 10000
+    seq_len: int = 800
+    truncate: str = "end"
+    no_bucketing: bool = False
+    ngrams: int = 1
+    patience: int = 1
+    lr_schedule: str = "constant"
+    val_split: float = 0.1
+
+
 class ImdbRecipe(Recipe):
     """Binary sentiment classification of IMDB reviews with any seqzoo model."""
 
     name = "imdb"
     description = "IMDB review sentiment (positive/negative) with any seqzoo model."
-    default_model = "bilstm"
+    config_class = ImdbConfig
     # Chosen on ../shared/data/imdb (benchmarks/RESULTS.md): two epochs, keeping the
     # epoch with the lowest validation loss (--patience 1); a 10k vocabulary, 64-wide
     # embeddings, masked max pooling and dropout 0.5 for the recurrent models.
     # Hopfield pooling alone (depth 0) is order-free: it reads a bag of words and word
-    # bigrams (see flag_defaults), fastText-style, with 16-wide embeddings, dropout 0.5
+    # bigrams (see config_by_model), fastText-style, with 16-wide embeddings, dropout 0.5
     # and Adam at 1e-3 decayed linearly to 0 over both epochs (fastText's schedule); it keeps
     # the last epoch (--patience 0) because the validation reviews share movies with
     # the training reviews, so validation rewards memorised titles and names (constant
@@ -82,7 +113,6 @@ class ImdbRecipe(Recipe):
     # the same time on 2 CPU cores), with the same linear decay from 2e-3 and last epoch
     # (a constant 1e-3 gave test 0.826-0.884 over three seeds; see RESULTS.md); lstm too
     # (validation loss 0.300 against 0.365 with a constant 1e-3).
-    defaults = {"epochs": 2, "batch_size": 64, "learning_rate": 1e-3}
     model_defaults = {
         "*": {"embed_dim": 64},
         **{name: {"units": 64, "pool": "max", "dropout": 0.5} for name in ("rnn", "lstm", "gru", "bilstm")},
@@ -91,9 +121,8 @@ class ImdbRecipe(Recipe):
         "cnn_lstm": {"filters": 64, "units": 64, "pool": "max", "dropout": 0.5},
         "hopfield": {"depth": 0, "embed_dim": 16, "dropout": 0.5},
     }
-    # Defaults of the flags that depend on --model ("*": every other model).
-    flag_defaults = {
-        "*": {"ngrams": 1, "max_tokens": 10000, "seq_len": 800, "lr_schedule": "constant", "patience": 1},
+    # Settings that depend on --model (the others: ImdbConfig's defaults).
+    config_by_model = {
         "hopfield": {"ngrams": 2, "max_tokens": 200000, "seq_len": 1600, "lr_schedule": "linear", "patience": 0},
         "bilstm": {"batch_size": 32, "learning_rate": 2e-3, "lr_schedule": "linear", "patience": 0},
         "lstm": {"learning_rate": 2e-3, "lr_schedule": "linear", "patience": 0},
@@ -102,41 +131,41 @@ class ImdbRecipe(Recipe):
     pretrained: finetune.PretrainedRun | None = None  # --init (set by check_args)
 
     def add_arguments(self, group: argparse._ArgumentGroup) -> None:
-        group.add_argument("--max-tokens", type=flags.positive_int, default=None,
+        group.add_argument("--max-tokens", type=flags.positive_int,
                            help="vocabulary size incl. padding and OOV ids " + self.default_text("max_tokens"))
-        group.add_argument("--seq-len", type=flags.positive_int, default=None,
+        group.add_argument("--seq-len", type=flags.positive_int,
                            help="tokens kept per review " + self.default_text("seq_len"))
-        group.add_argument("--truncate", choices=("end", "start"), default="end",
+        group.add_argument("--truncate", choices=("end", "start"),
                            help="which tokens a longer review keeps (default: %(default)s)")
         group.add_argument("--no-bucketing", action="store_true",
                            help="pad every batch to --seq-len instead of batching reviews of "
                            "similar length together (bucketing is about 2x faster)")
-        group.add_argument("--ngrams", type=flags.positive_int, default=None, metavar="N",
+        group.add_argument("--ngrams", type=flags.positive_int, metavar="N",
                            help="1: words; N > 1: words then 2..N-grams, each an id of the vocabulary "
                            "(a bag of n-grams; --seq-len then counts n-gram ids) " + self.default_text("ngrams"))
-        group.add_argument("--patience", type=flags.non_negative_int, default=None, metavar="N",
+        group.add_argument("--patience", type=flags.non_negative_int, metavar="N",
                            help="stop after N epochs without a lower validation loss and keep the "
                            "best epoch's weights; 0 = train every epoch " + self.default_text("patience"))
-        group.add_argument("--lr-schedule", choices=tuple(SCHEDULES), default=None,
+        group.add_argument("--lr-schedule", choices=tuple(SCHEDULES),
                            help="constant --learning-rate, or linear decay from it to 0 over all "
                            "--epochs, step by step (fastText) " + self.default_text("lr_schedule"))
-        group.add_argument("--val-split", type=flags.fraction, default=0.1,
+        group.add_argument("--val-split", type=flags.fraction,
                            help="fraction of the training reviews held out for validation "
                            "(default: %(default)s)")
         finetune.add_arguments(group)
 
-    def check_args(self, args: argparse.Namespace) -> None:
+    def check_args(self, args: ImdbConfig) -> None:
         if args.max_tokens < 3:
             raise runner.UsageError("--max-tokens must be at least 3 (padding, OOV and one word)")
         self.pretrained = finetune.PretrainedRun.open(args)
         if self.pretrained:
-            if getattr(args, "tune", None):
+            if args.tune:
                 raise runner.UsageError("--init does not combine with --tune: the trials would start from scratch")
             if args.ngrams != 1:
                 raise runner.UsageError(f"--init {args.init}: the pretrained vocabulary holds words; pass --ngrams 1")
             self.pretrained.check_seq_len(args.seq_len)
 
-    def load(self, args: argparse.Namespace) -> TaskData:
+    def load(self, args: ImdbConfig) -> TaskData:
         raw = text.read_splits(args.data_dir, class_names=CLASS_NAMES, tfds_name=TFDS_NAME, hint=OFFLINE_HINT)
         splits = text.split_and_limit(raw, val_split=args.val_split, seed=args.seed, limit=args.limit)
         if self.pretrained:  # the pretraining run's vocabulary (--max-tokens does not apply)
@@ -176,12 +205,12 @@ class ImdbRecipe(Recipe):
             train_label_counts=np.bincount(splits["train"][1], minlength=len(CLASS_NAMES)).tolist(),
         )
 
-    def callbacks(self, args: argparse.Namespace, data: TaskData) -> list[keras.callbacks.Callback]:
+    def callbacks(self, args: ImdbConfig, data: TaskData) -> list[keras.callbacks.Callback]:
         if not args.patience:
             return []
         return [keras.callbacks.EarlyStopping(monitor="val_loss", patience=args.patience, restore_best_weights=True)]
 
-    def optimizer(self, args: argparse.Namespace, data: TaskData) -> keras.optimizers.Optimizer:
+    def optimizer(self, args: ImdbConfig, data: TaskData) -> keras.optimizers.Optimizer:
         steps = runner.steps_per_epoch(data, args)
         learning_rate = SCHEDULES[args.lr_schedule](args.learning_rate, args.epochs * steps)
         if self.pretrained and (args.freeze_epochs or args.pretrained_lr_factor != 1.0):
@@ -189,14 +218,14 @@ class ImdbRecipe(Recipe):
                                          frozen_steps=args.freeze_epochs * steps)
         return keras.optimizers.Adam(learning_rate)
 
-    def prepare_model(self, model, args: argparse.Namespace, data: TaskData) -> None:
+    def prepare_model(self, model, args: ImdbConfig, data: TaskData) -> None:
         if self.pretrained:
             loaded = finetune.load_weights(model, self.pretrained)
             optimizer = getattr(model.optimizer, "inner_optimizer", model.optimizer)  # mixed precision wraps it
             if isinstance(optimizer, finetune.FineTuneAdam):
                 optimizer.pretrained_paths = set(loaded)
 
-    def evaluate(self, model, data: TaskData, args: argparse.Namespace, run_dir: str) -> dict:
+    def evaluate(self, model, data: TaskData, args: ImdbConfig, run_dir: str) -> dict:
         write_text_atomic(os.path.join(run_dir, "vocabulary.txt"), "\n".join(data.extras["vocabulary"]) + "\n")
         return super().evaluate(model, data, args, run_dir)
 

@@ -22,6 +22,7 @@ variables (`--features MS`).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import glob
 import os
 import sys
@@ -30,8 +31,9 @@ from typing import Any
 
 from recipes import flags
 from recipes.data.series import SeriesTable, read_csv
-from recipes.forecast import ForecastRecipe, _split_fractions, fetch
-from recipes.runner import DataError, UsageError, main
+from recipes.cli import main
+from recipes.forecast import ForecastRecipe, SeriesConfig, _split_fractions, fetch
+from recipes.runner import DataError, UsageError
 
 URL = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/jena_climate_2009_2016.csv.zip"
 ARCHIVE = "jena_climate_2009_2016.csv.zip"
@@ -41,32 +43,52 @@ WIND_COLUMNS = ("wv (m/s)", "max. wv (m/s)")
 WIND_ERROR = -9999.0
 
 
+@dataclasses.dataclass
+class JenaClimateConfig(SeriesConfig):
+    """`recipes.jena_climate`'s settings.
+
+    Args:
+        csv: a local jena_climate_2009_2016.csv (None: `data_dir`, else download).
+        target: the forecast column.
+        date_column: the timestamp column.
+        every: keep every K-th row (6: hourly).
+        split: train, val, test fractions in time order.
+    """
+
+    lookback: int = 120
+    horizon: int = 24
+    features: str = "MS"
+    csv: str | None = None
+    target: str = "T (degC)"
+    date_column: str = "Date Time"
+    every: int = 6
+    split: tuple[float, float, float] = (0.7, 0.2, 0.1)
+
+
 class JenaClimateRecipe(ForecastRecipe):
     """The Jena Climate preset of `recipes.forecast`."""
 
     name = "jena_climate"
     description = "Jena Climate (2009-2016) weather forecasting: temperature from the last days' weather."
-    default_lookback = 120
-    default_horizon = 24
-    default_features = "MS"
+    config_class = JenaClimateConfig
 
     def add_source_arguments(self, group: argparse._ArgumentGroup) -> None:
-        group.add_argument("--csv", default=None, metavar="PATH",
+        group.add_argument("--csv", metavar="PATH",
                            help=f"a local {CSV_NAME} (default: --data-dir, else download)")
-        group.add_argument("--target", default="T (degC)", metavar="COL",
+        group.add_argument("--target", metavar="COL",
                            help="the forecast column (default: %(default)s)")
-        group.add_argument("--date-column", default="Date Time", metavar="COL",
+        group.add_argument("--date-column", metavar="COL",
                            help="the timestamp column (default: %(default)s)")
-        group.add_argument("--every", type=flags.positive_int, default=6, metavar="K",
+        group.add_argument("--every", type=flags.positive_int, metavar="K",
                            help="keep every K-th row; 6 = hourly (default: %(default)s)")
-        group.add_argument("--split", type=_split_fractions, default=(0.7, 0.2, 0.1), metavar="TR,VA,TE",
+        group.add_argument("--split", type=_split_fractions, metavar="TR,VA,TE",
                            help="train,val,test fractions in time order (default: 0.7,0.2,0.1)")
 
-    def check_args(self, args: argparse.Namespace) -> None:
+    def check_args(self, args: JenaClimateConfig) -> None:
         if args.csv is not None and args.data_dir is not None:
             raise UsageError("give --csv PATH or --data-dir DIR, not both")
 
-    def csv_path(self, args: argparse.Namespace) -> str:
+    def csv_path(self, args: JenaClimateConfig) -> str:
         if args.csv is not None:
             return args.csv
         if args.data_dir is not None:
@@ -77,7 +99,7 @@ class JenaClimateRecipe(ForecastRecipe):
             raise DataError(f"the downloaded {ARCHIVE} holds no {CSV_NAME}; {OFFLINE_HINT}")
         return found[0]
 
-    def read_table(self, args: argparse.Namespace) -> SeriesTable:
+    def read_table(self, args: JenaClimateConfig) -> SeriesTable:
         table = read_csv(self.csv_path(args), target=args.target, date_column=args.date_column)
         keep = slice(args.every - 1, None, args.every)
         values = table.values[keep].copy()
@@ -88,7 +110,7 @@ class JenaClimateRecipe(ForecastRecipe):
         return SeriesTable(dates=table.dates[keep], values=values, columns=table.columns, path=table.path,
                            duplicates_dropped=table.duplicates_dropped)
 
-    def source_info(self, args: argparse.Namespace) -> dict[str, Any]:
+    def source_info(self, args: JenaClimateConfig) -> dict[str, Any]:
         source = args.csv or (os.path.join(args.data_dir, CSV_NAME) if args.data_dir else URL)
         return {"csv": os.path.abspath(source) if "://" not in source else source, "every": args.every}
 

@@ -48,6 +48,7 @@ builds the same shapes without any `--set`.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 import os
 import sys
@@ -59,7 +60,9 @@ from recipes import flags
 from recipes.artifacts import write_text_atomic
 from recipes.data import corpus
 from recipes.imdb import ImdbRecipe
-from recipes.runner import Recipe, TaskData, UsageError, main
+from recipes.cli import main
+from recipes.config import RunConfig
+from recipes.runner import Recipe, TaskData, UsageError
 from seqzoo import registry
 from seqzoo.factory import objective_for
 from seqzoo.params import ParamError
@@ -68,30 +71,50 @@ from seqzoo.task import OBJECTIVES
 OFFLINE_HINT = "use a local copy: --data-dir DIR with unsup.csv/train.csv (a text column), aclImdb, or .txt files"
 
 
+@dataclasses.dataclass
+class PretrainConfig(RunConfig):
+    """The pre-training recipe's settings.
+
+    Args:
+        lm_objective: `"clm"`, `"mlm"` or None (from the model's registry tags; `check_args` resolves it).
+        max_tokens: vocabulary size incl. padding, OOV and [MASK].
+        seq_len: tokens per training window.
+        held_out: fraction of the documents held out for validation, and as much for test.
+    """
+
+    model: str = "lstm"
+    epochs: int = 1
+    batch_size: int = 64
+    learning_rate: float = 1e-3
+    lm_objective: str | None = None
+    max_tokens: int = 10000
+    seq_len: int = 128
+    held_out: float = 0.02
+
+
 class PretrainRecipe(Recipe):
     """Language-model pre-training (next-token or masked-token) of any seqzoo token model."""
 
     name = "pretrain"
     description = "Self-supervised pre-training (next-token or masked-token) on unlabelled text."
-    default_model = "lstm"
-    defaults = {"epochs": 1, "batch_size": 64, "learning_rate": 1e-3}
+    config_class = PretrainConfig
     # The fine-tuning recipe's architecture, so that `recipes.imdb --init` matches it.
     model_defaults = ImdbRecipe.model_defaults
     artifacts = ("vocabulary.txt",)
 
     def add_arguments(self, group: argparse._ArgumentGroup) -> None:
-        group.add_argument("--lm-objective", dest="lm_objective", choices=OBJECTIVES, default=None,
+        group.add_argument("--lm-objective", dest="lm_objective", choices=OBJECTIVES,
                            help="clm: next token; mlm: masked tokens (default: from the model's "
                            "registry tags: clm for causal models, else mlm)")
-        group.add_argument("--max-tokens", type=flags.positive_int, default=10000,
+        group.add_argument("--max-tokens", type=flags.positive_int,
                            help="vocabulary size incl. padding, OOV and [MASK] (default: %(default)s)")
-        group.add_argument("--seq-len", type=flags.positive_int, default=128,
+        group.add_argument("--seq-len", type=flags.positive_int,
                            help="tokens per training window (default: %(default)s)")
-        group.add_argument("--held-out", type=flags.fraction, default=0.02,
+        group.add_argument("--held-out", type=flags.fraction,
                            help="fraction of the documents held out for validation, and as much "
                            "for test (default: %(default)s)")
 
-    def check_args(self, args: argparse.Namespace) -> None:
+    def check_args(self, args: PretrainConfig) -> None:
         if args.max_tokens < 4:
             raise UsageError("--max-tokens must be at least 4 (padding, OOV, [MASK] and one word)")
         try:
@@ -99,7 +122,7 @@ class PretrainRecipe(Recipe):
         except ParamError as error:
             raise UsageError(f"--lm-objective: {error}") from None
 
-    def load(self, args: argparse.Namespace) -> TaskData:
+    def load(self, args: PretrainConfig) -> TaskData:
         documents = corpus.read_corpus(args.data_dir, hint=OFFLINE_HINT)
         splits = corpus.split_documents(documents.texts, held_out=args.held_out, seed=args.seed, limit=args.limit)
         vocabulary = corpus.fit_vocabulary(splits["train"], max_tokens=args.max_tokens)
@@ -132,7 +155,7 @@ class PretrainRecipe(Recipe):
             extras={"vocabulary": vocabulary},
         )
 
-    def evaluate(self, model, data: TaskData, args: argparse.Namespace, run_dir: str) -> dict:
+    def evaluate(self, model, data: TaskData, args: PretrainConfig, run_dir: str) -> dict:
         write_text_atomic(os.path.join(run_dir, "vocabulary.txt"), "\n".join(data.extras["vocabulary"]) + "\n")
         return evaluate_language_model(model, data.test, args.lm_objective)
 

@@ -32,7 +32,6 @@ locked.)
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import dataclasses
 import datetime
@@ -99,8 +98,13 @@ def default_out(recipe_name: str, model: str) -> str:
     return os.path.join("runs", f"{recipe_name}-{model}-{stamp}")
 
 
-def flags_for_config(args: argparse.Namespace) -> dict[str, Any]:
-    return {k: v for k, v in sorted(vars(args).items()) if not k.startswith("_")}
+def flags_for_config(config: Any) -> dict[str, Any]:
+    """config.json's `"flags"`: a `recipes.config.RunConfig`'s flag fields (those not marked
+    `metadata={"flag": False}`), or an argparse Namespace's public attributes; sorted by name."""
+    if dataclasses.is_dataclass(config):
+        names = [f.name for f in dataclasses.fields(config) if f.metadata.get("flag", True)]
+        return {name: getattr(config, name) for name in sorted(names)}
+    return {k: v for k, v in sorted(vars(config).items()) if not k.startswith("_")}
 
 
 def changed_flags(now: dict[str, Any], before: dict[str, Any]) -> list[str]:

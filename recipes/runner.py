@@ -1,34 +1,38 @@
-"""The shared runner: one command line, one training loop and one run directory for every recipe.
+"""The shared runner: one training loop and one run directory for every recipe.
 
-A recipe is a small `Recipe` subclass that knows its data; the runner does the
-rest: flags, validation, seeding, the distribution strategy, building and
-compiling the seqzoo model, training (through `seqzoo.distribute.fit`, with
-resume), evaluation and the artifacts. Each recipe module ends with
+A recipe is a small `Recipe` subclass that knows its data, and a config
+dataclass (`recipes.config.RunConfig` subclass) that holds its settings; the
+runner does the rest: validation, seeding, the distribution strategy, building
+and compiling the seqzoo model, training (through `seqzoo.distribute.fit`,
+with resume), evaluation and the artifacts. The command line (`recipes.cli`)
+only fills the config. Each recipe module ends with
 
     if __name__ == "__main__":
-        sys.exit(main(MyRecipe()))
+        sys.exit(main(MyRecipe()))          # from recipes.cli import main
 
 Recipe contract (stable; later changes are additive)
 ----------------------------------------------------
+@dataclasses.dataclass
+class ImdbConfig(RunConfig):          # the shared settings' defaults, then the recipe's own
+    model: str = "bilstm"             # --model default
+    epochs: int = 2
+    seq_len: int = 800                # one field per recipe flag (dest = the field name)
+
 class MyRecipe(Recipe):
     name = "imdb"                     # `python -m recipes.imdb`, run dir prefix, metrics["recipe"]
     description = "..."               # first line of --help
-    default_model = "bilstm"          # --model default
-    defaults = {"epochs": 5, "batch_size": 64, "learning_rate": 1e-3}
-                                      # recipe defaults for the shared flags
+    config_class = ImdbConfig         # the settings every hook receives (`args` below)
+    config_by_model = {"hopfield": {"seq_len": 1600, "learning_rate": 5e-4}}
+                                      # config defaults that depend on --model (any field);
+                                      # a flag given on the command line wins
     model_defaults = {"*": {"embed_dim": 128}, "bilstm": {"units": 64}}
                                       # seqzoo keywords per model; "*" applies to every model
                                       # that declares the key (task keywords always apply);
                                       # --set overrides both
-    flag_defaults = {"*": {"seq_len": 800}, "hopfield": {"seq_len": 1600, "learning_rate": 5e-4}}
-                                      # flag defaults that depend on --model: "*" holds those of
-                                      # the recipe's own flags declared with default=None, a model
-                                      # entry overrides them and the shared flags' `defaults`;
-                                      # a flag given on the command line wins
     artifacts = ("vocabulary.txt",)   # extra files the recipe writes (removed by --overwrite)
 
-    def add_arguments(self, group): ...       # recipe-specific flags (an argparse group)
-    def check_args(self, args): ...            # optional: flag checks, before any data is read
+    def add_arguments(self, group): ...       # the recipe's flags (an argparse group), no default=
+    def check_args(self, args): ...            # optional: setting checks, before any data is read
     def load(self, args) -> TaskData: ...      # read + split + batch the data; raise DataError
     def callbacks(self, args, data) -> list    # optional: extra Keras callbacks (LR schedule, ...)
     def optimizer(self, args, data)            # optional: default Adam(args.learning_rate)
@@ -38,6 +42,10 @@ class MyRecipe(Recipe):
                                                # test metrics (+ plots); the default is
                                                # classification: test_loss, test_accuracy,
                                                # test_confusion and confusion.png
+
+Defaults resolve in one place (`recipes.config.resolve`): the dataclass
+defaults < `config_by_model[model]` < the flags given. Derived settings (a
+tuning trial, the best configuration) are `dataclasses.replace(args, ...)`.
 
 `load` runs before the run directory is created: raise `DataError` (one line,
 saying how to fix it) for missing or malformed data, and the runner exits 2
@@ -51,7 +59,7 @@ evaluated once, after training. Write recipe files (vocabulary, plots) in
 
 The run directory (`--out`, default `runs/<recipe>-<model>-<timestamp>`)
 ------------------------------------------------------------------------
-config.json     every flag, the resolved hyperparameters and task keywords, the
+config.json     every flag (the config's fields), the resolved hyperparameters and task keywords, the
                 data summary and a `command` that reruns (and resumes) the run
 history.csv     one row per epoch (Keras CSVLogger, appended on resume), with
                 `epoch_seconds` (incl. validation) and `train_pass_seconds`
@@ -102,7 +110,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
-import logging
+import importlib
 import datetime
 import os
 import shlex
@@ -119,7 +127,9 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 import seqzoo  # noqa: E402
-from recipes import artifacts, baselines, flags, rundir  # noqa: E402
+from recipes import artifacts, baselines, rundir  # noqa: E402
+from recipes import config as run_config  # noqa: E402
+from recipes.config import RunConfig  # noqa: E402
 from recipes.data import DataError  # noqa: E402  (re-exported: recipes raise runner.DataError)
 from recipes.rundir import UsageError  # noqa: E402  (re-exported: recipes raise runner.UsageError)
 from seqzoo import distribute, registry  # noqa: E402
@@ -139,9 +149,7 @@ __all__ = [
     "TaskData",
     "UsageError",
     "build_model",
-    "build_parser",
     "evaluate_classification",
-    "main",
     "parse_set",
     "resolve_hyperparameters",
     "train_and_evaluate",
@@ -180,57 +188,60 @@ class TaskData:
     train_label_counts: list[int] | None = None
 
 
-# The shared flags' defaults; a recipe's `defaults` overrides them.
-SHARED_DEFAULTS: dict[str, Any] = {"epochs": 5, "batch_size": 64, "learning_rate": 1e-3}
-
-
 class Recipe:
     """Base class of the recipes; see the module docstring for the contract."""
 
     name: str = "recipe"
     description: str = ""
-    default_model: str = "bilstm"
-    defaults: dict[str, Any] = {}
+    config_class: type[RunConfig] = RunConfig
+    config_by_model: dict[str, dict[str, Any]] = {}
     model_defaults: dict[str, dict[str, Any]] = {}
-    flag_defaults: dict[str, dict[str, Any]] = {}
     artifacts: tuple[str, ...] = ()
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for old in ("defaults", "flag_defaults"):
+            if old in vars(cls):
+                raise TypeError(f"{cls.__name__}.{old}: the defaults are the fields of a RunConfig subclass "
+                                "(config_class) and config_by_model holds the per-model ones (recipes/config.py)")
+        run_config.check_overrides(cls.config_class, cls.config_by_model, cls.__name__)
+
+    @property
+    def default_model(self) -> str:
+        """The `--model` default: `config_class`'s `model` field."""
+        return run_config.defaults(self.config_class)["model"]
+
     def add_arguments(self, group: argparse._ArgumentGroup) -> None:
-        """Add the recipe's own flags to `group`."""
+        """Add the recipe's own flags to `group`: one per field of `config_class` (dest = the field),
+        without `default=` (the dataclass holds the defaults; `%(default)s` shows them)."""
 
-    def check_args(self, args: argparse.Namespace) -> None:
-        """Check flag combinations before any data is read (raise `UsageError`/`DataError`)."""
-
-    def base_flag_defaults(self) -> dict[str, Any]:
-        """Every model's flag defaults: the shared flags' (with `defaults`) and `flag_defaults["*"]`."""
-        return {**SHARED_DEFAULTS, **self.defaults, **self.flag_defaults.get("*", {})}
+    def check_args(self, args: RunConfig) -> None:
+        """Check settings before any data is read (raise `UsageError`/`DataError`)."""
 
     def default_text(self, key: str) -> str:
-        """`(default: 10000; hopfield: 200000)`: a flag's default and its per-model exceptions."""
-        show = lambda value: f"{value:g}" if isinstance(value, float) else str(value)  # noqa: E731
-        special = "; ".join(f"{m}: {show(v[key])}" for m, v in self.flag_defaults.items() if m != "*" and key in v)
-        return f"(default: {show(self.base_flag_defaults()[key])}" + (f"; {special})" if special else ")")
+        """`(default: 10000; hopfield: 200000)`: a setting's default and its per-model exceptions."""
+        return run_config.default_text(self.config_class, self.config_by_model, key)
 
-    def load(self, args: argparse.Namespace) -> TaskData:
+    def load(self, args: RunConfig) -> TaskData:
         raise NotImplementedError
 
-    def callbacks(self, args: argparse.Namespace, data: TaskData) -> list[keras.callbacks.Callback]:
+    def callbacks(self, args: RunConfig, data: TaskData) -> list[keras.callbacks.Callback]:
         """Extra Keras callbacks for training (learning-rate schedule, early stopping, ...)."""
         return []
 
-    def optimizer(self, args: argparse.Namespace, data: TaskData) -> keras.optimizers.Optimizer:
+    def optimizer(self, args: RunConfig, data: TaskData) -> keras.optimizers.Optimizer:
         """The optimizer, created inside the strategy scope; default Adam(--learning-rate).
 
         `data` is there for per-step schedules (`steps_per_epoch(data, args)`).
         """
         return keras.optimizers.Adam(args.learning_rate)
 
-    def prepare_model(self, model: keras.Model, args: argparse.Namespace, data: TaskData) -> None:
+    def prepare_model(self, model: keras.Model, args: RunConfig, data: TaskData) -> None:
         """Adjust the built, compiled model before anything is written, e.g. load pretrained
         weights (`recipes.finetune`); a resumed run then restores its own state over it.
         Raise `UsageError`/`DataError` to refuse: nothing is written."""
 
-    def evaluate(self, model: keras.Model, data: TaskData, args: argparse.Namespace, run_dir: str) -> dict:
+    def evaluate(self, model: keras.Model, data: TaskData, args: RunConfig, run_dir: str) -> dict:
         """Test metrics (and plots in `run_dir`); default: `evaluate_classification`."""
         return evaluate_classification(model, data, run_dir, title=f"{self.name} / {args.model}")
 
@@ -241,79 +252,6 @@ class Recipe:
 # Task keywords a user may --set; the others (inputs, seq_len, vocab_size, features,
 # head, num_classes, horizon, targets) are fixed by the recipe from its data and flags.
 SETTABLE_TASK_KEYS = ("embed_dim", "token_dropout", "normalize", "linear_skip")
-
-class _Parser(argparse.ArgumentParser):
-    """argparse with one-line errors (`prog: error: message (see --help)`, exit 2) that
-    fills the flags left at None from `model_flag_defaults` of the parsed --model."""
-
-    model_flag_defaults: dict[str, dict[str, Any]] = {}
-
-    def error(self, message: str) -> None:  # type: ignore[override]
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
-
-    def parse_known_args(self, args=None, namespace=None):  # type: ignore[override]
-        namespace, extras = super().parse_known_args(args, namespace)
-        table = self.model_flag_defaults
-        for key, value in {**table.get("*", {}), **table.get(getattr(namespace, "model", None), {})}.items():
-            if getattr(namespace, key, None) is None:
-                setattr(namespace, key, value)
-        return namespace, extras
-
-
-def build_parser(recipe: Recipe) -> argparse.ArgumentParser:
-    """The command-line parser: the shared flags, then the recipe's own group."""
-    prog = f"python -m recipes.{recipe.name}"
-    parser = _Parser(
-        prog=prog,
-        description=recipe.description,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog=(
-            "Rerun the same command with the same --out to resume an interrupted run.\n"
-            "Hyperparameters of a model: python -m seqzoo info MODEL.\n"
-            "Exit codes: 0 done, 2 bad input (nothing written), 130 interrupted (resumable)."
-        ),
-    )
-    shared = parser.add_argument_group("shared flags (every recipe)")
-    shared.add_argument("--model", default=recipe.default_model,
-                        help="any registered seqzoo model (default: %(default)s)")
-    shared.add_argument("--epochs", type=flags.positive_int, default=None,
-                        help="training epochs " + recipe.default_text("epochs"))
-    shared.add_argument("--batch-size", type=flags.positive_int, default=None,
-                        help="GLOBAL batch size, split across the strategy's replicas "
-                        + recipe.default_text("batch_size"))
-    shared.add_argument("--learning-rate", type=flags.positive_float, default=None,
-                        help="Adam learning rate " + recipe.default_text("learning_rate"))
-    shared.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                        help="model hyperparameter or embed_dim/token_dropout/normalize/linear_skip, repeatable, "
-                        "e.g. --set units=128 --set dropout=0.2 (values: int, float, "
-                        "true/false, none, or text)")
-    shared.add_argument("--data-dir", default=None,
-                        help="local copy of the data (layouts: see below); default: download")
-    shared.add_argument("--out", default=None,
-                        help="run directory (default: runs/<recipe>-<model>-<timestamp>)")
-    shared.add_argument("--overwrite", action="store_true",
-                        help="start over in an --out that holds a run (complete or not); removes only the run's own files")
-    shared.add_argument("--seed", type=flags.seed, default=42,
-                        help="random seed for splits, shuffling and weights (default: %(default)s)")
-    shared.add_argument("--no-determinism", action="store_true",
-                        help="skip tf.config.experimental.enable_op_determinism (faster on GPU; "
-                        "runs are then not bit-for-bit repeatable)")
-    shared.add_argument("--limit", type=flags.positive_int, default=None, metavar="N",
-                        help="cap the examples of every split at N (smoke runs)")
-    shared.add_argument("--strategy", default="auto", choices=distribute.STRATEGIES,
-                        help="tf.distribute strategy (default: %(default)s: mirrored on "
-                        "several GPUs, else default)")
-    shared.add_argument("--mixed-precision", action="store_true",
-                        help="mixed precision (float16 on GPU, bfloat16 on CPU/TPU)")
-    shared.add_argument("--quiet", action="store_true",
-                        help="no progress bar or summary; errors only")
-    recipe.add_arguments(parser.add_argument_group(f"{recipe.name} flags"))
-    from recipes import tuning  # noqa: PLC0415  (--tune flags; recipes.tuning imports this module)
-
-    tuning.add_arguments(parser)
-    parser.model_flag_defaults = {**recipe.flag_defaults, "*": recipe.base_flag_defaults()}
-    return parser
-
 
 def parse_set(items: Sequence[str]) -> dict[str, Any]:
     """`["units=64", "pool=max"]` -> `{"units": 64, "pool": "max"}`; bad syntax raises `UsageError`."""
@@ -386,7 +324,7 @@ def command_line(recipe: Recipe, argv: Sequence[str], out: str) -> str:
 
 def build_model(
     recipe: Recipe,
-    args: argparse.Namespace,
+    args: RunConfig,
     data: TaskData,
     hparams: dict[str, Any],
     strategy: tf.distribute.Strategy,
@@ -435,7 +373,7 @@ def _count_examples(dataset: tf.data.Dataset) -> int:
     return int(dataset.reduce(tf.constant(0, tf.int64), add))
 
 
-def steps_per_epoch(data: TaskData, args: argparse.Namespace) -> int:
+def steps_per_epoch(data: TaskData, args: RunConfig) -> int:
     """Training batches per epoch: the dataset's known cardinality, else
     ceil(train examples / --batch-size), else one counting pass over the data."""
     cardinality = int(data.train.cardinality())
@@ -450,7 +388,7 @@ def steps_per_epoch(data: TaskData, args: argparse.Namespace) -> int:
     return max(1, int(data.train.reduce(tf.constant(0, tf.int64), add_one)))
 
 
-def _tensorboard(log_dir: str, args: argparse.Namespace) -> list[keras.callbacks.Callback]:
+def _tensorboard(log_dir: str, args: RunConfig) -> list[keras.callbacks.Callback]:
     """The TensorBoard callback, or none (with a note) when the tensorboard package is missing."""
     try:
         import tensorboard  # noqa: F401  (TF >= 2.20 no longer installs it)
@@ -554,7 +492,7 @@ def _train(recipe, args, data, model, paths, strategy) -> dict[str, Any]:
     return state
 
 
-def _warn_if_diverged(args: argparse.Namespace, history: dict[str, list[float]]) -> None:
+def _warn_if_diverged(args: RunConfig, history: dict[str, list[float]]) -> None:
     losses = history.get("loss", [])
     if losses and not np.isfinite(losses[-1]):
         _warn(args, f"training diverged (loss {losses[-1]} in the last epoch); "
@@ -563,7 +501,7 @@ def _warn_if_diverged(args: argparse.Namespace, history: dict[str, list[float]])
 
 def train_and_evaluate(
     recipe: Recipe,
-    args: argparse.Namespace,
+    args: RunConfig,
     data: TaskData,
     model: keras.Model,
     run_dir: str,
@@ -642,7 +580,7 @@ def _first_line(error: BaseException) -> str:
 
 def train_and_record(
     recipe: Recipe,
-    args: argparse.Namespace,
+    args: RunConfig,
     argv: Sequence[str],
     data: TaskData,
     model: keras.Model,
@@ -739,7 +677,7 @@ def evaluate_classification(model: keras.Model, data: TaskData, run_dir: str, ti
 # ----------------------------------------------------------------------------- main
 
 
-def seed_run(args: argparse.Namespace) -> None:
+def seed_run(args: RunConfig) -> None:
     """Seed Python, NumPy and Keras with --seed and switch op determinism on (unless --no-determinism)."""
     keras.utils.set_random_seed(args.seed)
     if not args.no_determinism:
@@ -793,15 +731,15 @@ def _agree_on_state(recipe, args, hparams, strategy, chief, lock) -> str:
     return state
 
 
-def say(args: argparse.Namespace, text: str) -> None:
+def say(args: RunConfig, text: str) -> None:
     """Print a progress line unless --quiet."""
     if not args.quiet:
         print(text, flush=True)
 
 
-def _warn(args: argparse.Namespace, text: str) -> None:
+def _warn(args: RunConfig, text: str) -> None:
     """A warning line on stderr (also under --quiet: it may explain a bad result)."""
-    prog = f"python -m recipes.{getattr(args, '_recipe', 'recipe')}"
+    prog = f"python -m recipes.{args.recipe_name}"
     print(f"{prog}: warning: {text}", file=sys.stderr, flush=True)
 
 
@@ -809,15 +747,14 @@ def _warn(args: argparse.Namespace, text: str) -> None:
 LARGE_LEARNING_RATE = 10.0
 
 
-def check_common(recipe: Recipe, args: argparse.Namespace) -> None:
+def check_common(recipe: Recipe, args: RunConfig) -> None:
     """The checks of the shared flags that need no data (plain runs and --tune)."""
-    args._recipe = recipe.name
     if args.learning_rate > LARGE_LEARNING_RATE:
         _warn(args, f"--learning-rate {args.learning_rate:g} is very large (above {LARGE_LEARNING_RATE:g}); "
                     "training will likely diverge")
 
 
-def check_data(args: argparse.Namespace, data: TaskData) -> None:
+def check_data(args: RunConfig, data: TaskData) -> None:
     """Warnings about data that loads but cannot train a useful model (one class)."""
     counts = data.train_label_counts
     if counts is not None:
@@ -829,7 +766,7 @@ def check_data(args: argparse.Namespace, data: TaskData) -> None:
                         "the model cannot learn to tell the classes apart")
 
 
-def _lock_new_dir(lock: rundir.RunLock, recipe: Recipe, args: argparse.Namespace, hparams, state: str) -> str:
+def _lock_new_dir(lock: rundir.RunLock, recipe: Recipe, args: RunConfig, hparams, state: str) -> str:
     """Lock an --out this run has just created; re-inspect it (another run may have started there)."""
     if lock.held:
         return state
@@ -841,7 +778,7 @@ def _lock_new_dir(lock: rundir.RunLock, recipe: Recipe, args: argparse.Namespace
     return state
 
 
-def run(recipe: Recipe, args: argparse.Namespace, argv: Sequence[str]) -> dict[str, Any]:
+def run(recipe: Recipe, args: RunConfig, argv: Sequence[str]) -> dict[str, Any]:
     """Validate, load, build, then train and evaluate; raises `UsageError`/`DataError` before writing.
 
     The chief holds `--out`'s lock (recipes/rundir.py) from before it is inspected
@@ -876,31 +813,9 @@ def run(recipe: Recipe, args: argparse.Namespace, argv: Sequence[str]) -> dict[s
         lock.release()
 
 
-def main(recipe: Recipe, argv: Sequence[str] | None = None) -> int:
-    """Run `recipe` with command-line `argv` (default `sys.argv[1:]`); returns the exit code.
-
-    Example:
-
-    >>> from recipes.imdb import ImdbRecipe
-    >>> main(ImdbRecipe(), ["--data-dir", "data/imdb", "--limit", "256", "--epochs", "1"])  # doctest: +SKIP
-    0
-    """
-    argv = list(sys.argv[1:] if argv is None else argv)
-    logging.getLogger("absl").setLevel(logging.ERROR)  # TFDS's absl warnings are not for users
-    parser = build_parser(recipe)
-    args = parser.parse_args(argv)
-    try:
-        from recipes import tuning  # noqa: PLC0415
-
-        if tuning.requested(args):  # --tune: search, then train the best (recipes/tuning.py)
-            tuning.run(recipe, args, argv)
-        else:
-            run(recipe, args, argv)
-    except (UsageError, DataError) as error:
-        print(f"{parser.prog}: error: {error}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(f"{parser.prog}: interrupted; rerun the same command to resume from the last finished epoch",
-              file=sys.stderr)
-        return 130
-    return 0
+def __getattr__(name: str) -> Any:
+    """`runner.main` and `runner.build_parser`: the old names of `recipes.cli.main` / `build_parser`
+    (the command line moved there so that runner and tuning do not import each other)."""
+    if name in ("main", "build_parser"):
+        return getattr(importlib.import_module("recipes.cli"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

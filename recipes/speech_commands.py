@@ -66,6 +66,7 @@ alone (input: normalised features `(batch, frames, features)`).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 import os
 import re
@@ -79,7 +80,9 @@ import numpy as np
 
 from recipes import artifacts, flags, runner
 from recipes.data import audio
-from recipes.runner import DataError, Recipe, TaskData, main
+from recipes.cli import main
+from recipes.config import RunConfig
+from recipes.runner import DataError, Recipe, TaskData
 
 EXPORT_FILE = "keyword_spotter.keras"
 LITERT_FILE = "keyword_spotter.tflite"
@@ -124,6 +127,49 @@ SCHEDULES = {
 }
 
 
+@dataclasses.dataclass
+class SpeechCommandsConfig(RunConfig):
+    """The keyword-spotting recipe's settings (its flags: `--help`).
+
+    Args:
+        clip_seconds: every clip is padded or cropped (centred) to this length.
+        sample_rate: work at this rate (None: the training files' most common rate).
+        n_mels: mel bands.
+        n_mfcc: 0: log-mel features; N: the first N MFCCs.
+        window_ms: analysis window.
+        hop_ms: frame step.
+        keywords: keep these words (others become `_unknown_`, `_silence_` added).
+        unknown_percent: `_unknown_` clips per split, percent of the keyword clips.
+        silence_percent: `_silence_` clips per split, percent of the keyword clips.
+        augment: random time shift and background noise on the training clips.
+        shift_ms: largest time shift.
+        noise_volume: largest noise gain.
+        noise_prob: share of clips that get noise.
+        export: `"litert"` or None.
+        lr_schedule: a key of `SCHEDULES`.
+    """
+
+    model: str = "deepspeech2"
+    epochs: int = 20
+    batch_size: int = 32
+    learning_rate: float = 2e-3
+    clip_seconds: float = 1.0
+    sample_rate: int | None = None
+    n_mels: int = 40
+    n_mfcc: int = 0
+    window_ms: float = 25.0
+    hop_ms: float = 10.0
+    keywords: list[str] | None = None
+    unknown_percent: float = 10.0
+    silence_percent: float = 10.0
+    augment: bool = False
+    shift_ms: float = 100.0
+    noise_volume: float = 0.1
+    noise_prob: float = 0.8
+    export: str | None = None
+    lr_schedule: str = "cosine"
+
+
 class SpeechCommandsRecipe(Recipe):
     """Keyword spotting (spoken word classification) with any seqzoo model on log-mel frames."""
 
@@ -138,11 +184,10 @@ class SpeechCommandsRecipe(Recipe):
         "clips are added. The run directory adds keyword_spotter.keras (raw audio in, probabilities\n"
         "out) and labels.txt; --export litert adds keyword_spotter.tflite and keyword_spotter_int8.tflite."
     )
-    default_model = "deepspeech2"
+    config_class = SpeechCommandsConfig
     # Chosen by measurement on FSDD (official split, 2 CPU cores; see the README):
     # deepspeech2 scaled down (one strided convolution, one BiGRU layer of 64) is the
     # most accurate candidate per second of training.
-    defaults = {"epochs": 20, "batch_size": 32, "learning_rate": 2e-3}
     model_defaults: dict[str, dict[str, Any]] = {
         "deepspeech2": {"conv_layers": 1, "filters": 64, "kernel_size": 5, "stride": 2,
                         "units": 64, "depth": 1, "dropout": 0.2},
@@ -151,48 +196,48 @@ class SpeechCommandsRecipe(Recipe):
     artifacts = (EXPORT_FILE, LABELS_FILE, LITERT_FILE, LITERT_INT8_FILE)
 
     def add_arguments(self, group: argparse._ArgumentGroup) -> None:
-        group.add_argument("--clip-seconds", type=flags.positive_float, default=1.0,
+        group.add_argument("--clip-seconds", type=flags.positive_float,
                            help="pad or crop (centred) every clip to this length (default: %(default)s)")
-        group.add_argument("--sample-rate", type=flags.positive_int, default=None,
+        group.add_argument("--sample-rate", type=flags.positive_int,
                            help="work at this rate, resampling other files (default: the most "
                            "common rate of the training files; 16000 for TFDS)")
-        group.add_argument("--n-mels", type=flags.positive_int, default=40,
+        group.add_argument("--n-mels", type=flags.positive_int,
                            help="mel bands (default: %(default)s)")
-        group.add_argument("--n-mfcc", type=flags.non_negative_int, default=0,
+        group.add_argument("--n-mfcc", type=flags.non_negative_int,
                            help="0: log-mel features; N: the first N MFCCs of the bands (default: %(default)s)")
-        group.add_argument("--window-ms", type=flags.positive_float, default=25.0,
+        group.add_argument("--window-ms", type=flags.positive_float,
                            help="analysis window in ms (default: %(default)s)")
-        group.add_argument("--hop-ms", type=flags.positive_float, default=10.0,
+        group.add_argument("--hop-ms", type=flags.positive_float,
                            help="frame step in ms (default: %(default)s)")
-        group.add_argument("--keywords", type=_word_list, default=None, metavar="WORD,WORD,...",
+        group.add_argument("--keywords", type=_word_list, metavar="WORD,WORD,...",
                            help="keep these words; every other word folder becomes _unknown_ and "
                            "_silence_ clips are added (the 12-label protocol: --keywords "
                            "yes,no,up,down,left,right,on,off,stop,go); --data-dir only")
-        group.add_argument("--unknown-percent", type=flags.non_negative_float, default=10.0,
+        group.add_argument("--unknown-percent", type=flags.non_negative_float,
                            help="--keywords: _unknown_ clips per split, percent of the keyword clips "
                            "(default: %(default)s)")
-        group.add_argument("--silence-percent", type=flags.non_negative_float, default=10.0,
+        group.add_argument("--silence-percent", type=flags.non_negative_float,
                            help="--keywords: _silence_ clips per split, percent of the keyword clips, "
                            "cut from _background_noise_/ (zeros without it) (default: %(default)s)")
         group.add_argument("--augment", action="store_true",
                            help="random time shift and background noise on the training clips, "
                            "re-drawn every epoch")
-        group.add_argument("--shift-ms", type=flags.non_negative_float, default=100.0,
+        group.add_argument("--shift-ms", type=flags.non_negative_float,
                            help="--augment: largest time shift in ms (default: %(default)s)")
-        group.add_argument("--noise-volume", type=flags.probability, default=0.1,
+        group.add_argument("--noise-volume", type=flags.probability,
                            help="--augment: largest noise gain, 0..1 (default: %(default)s)")
-        group.add_argument("--noise-prob", type=flags.probability, default=0.8,
+        group.add_argument("--noise-prob", type=flags.probability,
                            help="--augment: share of clips that get noise (default: %(default)s); "
                            "noise comes from _background_noise_/ (TFDS: the _silence_ clips)")
-        group.add_argument("--export", choices=("litert",), default=None,
+        group.add_argument("--export", choices=("litert",),
                            help="litert: also write keyword_spotter.tflite (raw audio in, float32) and "
                            "keyword_spotter_int8.tflite (int8, calibrated on training clips), builtin "
                            "ops only, checked against the Keras model on the test split")
-        group.add_argument("--lr-schedule", choices=tuple(SCHEDULES), default="cosine",
+        group.add_argument("--lr-schedule", choices=tuple(SCHEDULES),
                            help="learning rate per epoch: cosine decay from --learning-rate to 0, "
                            "or constant (default: %(default)s)")
 
-    def check_args(self, args: argparse.Namespace) -> None:
+    def check_args(self, args: SpeechCommandsConfig) -> None:
         if args.n_mfcc > args.n_mels:
             raise runner.UsageError(f"--n-mfcc {args.n_mfcc} exceeds --n-mels {args.n_mels}; use at most --n-mels")
         if args.hop_ms > args.window_ms:
@@ -200,10 +245,10 @@ class SpeechCommandsRecipe(Recipe):
         if args.sample_rate is not None:  # the front end can be checked before any data is read
             self._features(args, args.sample_rate)
 
-    def _log(self, args: argparse.Namespace):
+    def _log(self, args: SpeechCommandsConfig):
         return (lambda message: None) if args.quiet else (lambda message: print(f"{self.name}: {message}", flush=True))
 
-    def load_splits(self, args: argparse.Namespace) -> audio.AudioSplits:
+    def load_splits(self, args: SpeechCommandsConfig) -> audio.AudioSplits:
         """The fixed-length waveforms of every split (`--data-dir` folder or TFDS)."""
         log = self._log(args)
         tfds_dir = None
@@ -228,7 +273,7 @@ class SpeechCommandsRecipe(Recipe):
             hint=OFFLINE_HINT,
         )
 
-    def _features(self, args: argparse.Namespace, sample_rate: int) -> audio.FeatureConfig:
+    def _features(self, args: SpeechCommandsConfig, sample_rate: int) -> audio.FeatureConfig:
         try:
             return audio.FeatureConfig(
                 sample_rate=sample_rate,
@@ -241,7 +286,7 @@ class SpeechCommandsRecipe(Recipe):
         except DataError as error:
             raise _as_flags(error) from None
 
-    def load(self, args: argparse.Namespace) -> TaskData:
+    def load(self, args: SpeechCommandsConfig) -> TaskData:
         try:
             splits = self.load_splits(args)
         except DataError as error:
@@ -276,12 +321,12 @@ class SpeechCommandsRecipe(Recipe):
             extras={"features": data, "splits": splits},
         )
 
-    def callbacks(self, args: argparse.Namespace, data: TaskData) -> list[keras.callbacks.Callback]:
+    def callbacks(self, args: SpeechCommandsConfig, data: TaskData) -> list[keras.callbacks.Callback]:
         schedule = SCHEDULES[args.lr_schedule]
         base, epochs = args.learning_rate, args.epochs
         return [keras.callbacks.LearningRateScheduler(lambda epoch, lr=None: schedule(base, epoch, epochs))]
 
-    def evaluate(self, model: keras.Model, data: TaskData, args: argparse.Namespace, run_dir: str) -> dict:
+    def evaluate(self, model: keras.Model, data: TaskData, args: SpeechCommandsConfig, run_dir: str) -> dict:
         metrics = super().evaluate(model, data, args, run_dir)
         features: audio.FeatureData = data.extras["features"]
         spotter = audio.export_model(model, features)

@@ -45,6 +45,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import csv
+import dataclasses
 import io
 import logging
 import os
@@ -53,67 +54,68 @@ import sys
 import time
 from typing import Any, Sequence
 
-from recipes import artifacts, flags, rundir
+from recipes import artifacts, flags, rundir, runner
+from recipes.config import RunConfig
+from recipes.config import defaults as config_defaults
+from recipes.rundir import UsageError
 
 TUNERS = ("random", "bayesian", "hyperband")
 WORKER_WAIT_SECONDS = float(os.environ.get("SEQZOO_WORKER_WAIT", "600"))  # a worker waits this long for the chief
 SUBDIR = "tuning"
 PROJECT = "keras_tuner"
 
-# (dest, flag, default) of every search flag: given without --tune they are an error.
+# (field of RunConfig, flag) of every search setting: given without --tune they are an error.
 _FLAGS = (
-    ("tuner", "--tuner", "random"),
-    ("max_trials", "--max-trials", 10),
-    ("max_epochs", "--max-epochs", None),
-    ("executions_per_trial", "--executions-per-trial", 1),
-    ("objective", "--objective", "val_loss"),
-    ("space", "--space", []),
-    ("tuner_id", "--tuner-id", None),
-    ("oracle_ip", "--oracle-ip", None),
-    ("oracle_port", "--oracle-port", None),
+    ("tuner", "--tuner"),
+    ("max_trials", "--max-trials"),
+    ("max_epochs", "--max-epochs"),
+    ("executions_per_trial", "--executions-per-trial"),
+    ("objective", "--objective"),
+    ("space", "--space"),
+    ("tuner_id", "--tuner-id"),
+    ("oracle_ip", "--oracle-ip"),
+    ("oracle_port", "--oracle-port"),
 )
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add the `hyperparameter search` flag group to a recipe's parser."""
+    """Add the `hyperparameter search` flag group to a recipe's parser (fields of `RunConfig`,
+    which holds their defaults)."""
     group = parser.add_argument_group(
         "hyperparameter search (KerasTuner)",
         "--tune searches the model's space (python -m seqzoo info MODEL) on the validation split, "
         "writes OUT/tuning/trials.csv and best.json, then trains and tests the best configuration.",
     )
-    defaults = {dest: default for dest, _, default in _FLAGS}
     group.add_argument("--tune", action="store_true", help="search hyperparameters, then train the best")
-    group.add_argument("--tuner", choices=TUNERS, default=defaults["tuner"],
+    group.add_argument("--tuner", choices=TUNERS,
                        help="search algorithm (default: %(default)s; bayesian needs scikit-learn)")
-    group.add_argument("--max-trials", type=flags.positive_int, default=defaults["max_trials"], metavar="N",
+    group.add_argument("--max-trials", type=flags.positive_int, metavar="N",
                        help="configurations to try in all (default: %(default)s; also caps hyperband)")
-    group.add_argument("--max-epochs", type=flags.positive_int, default=None, metavar="N",
+    group.add_argument("--max-epochs", type=flags.positive_int, metavar="N",
                        help="hyperband: the largest epoch budget of a trial (default: --epochs)")
-    group.add_argument("--executions-per-trial", type=flags.positive_int, default=defaults["executions_per_trial"],
-                       metavar="N", help="trainings per configuration, scores averaged (default: %(default)s)")
-    group.add_argument("--objective", default=defaults["objective"],
+    group.add_argument("--executions-per-trial", type=flags.positive_int, metavar="N", help="trainings per configuration, scores averaged (default: %(default)s)")
+    group.add_argument("--objective",
                        help="validation metric to optimise: val_loss, val_accuracy (classification), "
                        "val_mae (forecast) (default: %(default)s)")
-    group.add_argument("--space", action="append", default=[], metavar="KEY=LO:HI|KEY=A,B,C",
+    group.add_argument("--space", action="append", metavar="KEY=LO:HI|KEY=A,B,C",
                        help="narrow/widen/add a search dimension, repeatable, e.g. --space units=32:256 "
                        "--space pool=max,mean --space learning_rate=1e-4:1e-2:log")
-    group.add_argument("--tuner-id", default=None, metavar="ID",
+    group.add_argument("--tuner-id", metavar="ID",
                        help="distributed search: 'chief' serves the oracle, tuner0, tuner1, ... run trials "
                        "(or KERASTUNER_TUNER_ID)")
-    group.add_argument("--oracle-ip", default=None, metavar="IP",
+    group.add_argument("--oracle-ip", metavar="IP",
                        help="distributed search: the chief's address (default 127.0.0.1; on the chief "
                        "0.0.0.0 accepts other machines) (or KERASTUNER_ORACLE_IP)")
-    group.add_argument("--oracle-port", type=flags.positive_int, default=None, metavar="PORT",
+    group.add_argument("--oracle-port", type=flags.positive_int, metavar="PORT",
                        help="distributed search: the oracle's port (or KERASTUNER_ORACLE_PORT)")
 
 
-def requested(args: argparse.Namespace) -> bool:
-    """Whether to search; search flags given without `--tune` raise `UsageError`."""
-    from recipes.runner import UsageError
-
-    if getattr(args, "tune", False):
+def requested(args: RunConfig) -> bool:
+    """Whether to search; search settings given without `--tune` raise `UsageError`."""
+    if args.tune:
         return True
-    given = [flag for dest, flag, default in _FLAGS if getattr(args, dest, default) != default]
+    default = config_defaults(type(args))
+    given = [flag for name, flag in _FLAGS if getattr(args, name) != default[name]]
     if given:
         raise UsageError(f"{given[0]} needs --tune")
     return False
@@ -134,8 +136,6 @@ def parse_space(items: Sequence[str]) -> dict[str, str]:
     >>> parse_space(["units=16:64", "pool=max,mean"])
     {'units': '16:64', 'pool': 'max,mean'}
     """
-    from recipes.runner import UsageError
-
     space: dict[str, str] = {}
     for item in items:
         key, sep, text = item.partition("=")
@@ -203,8 +203,6 @@ def configure_distributed(
     >>> env["KERASTUNER_ORACLE_IP"]
     '127.0.0.1'
     """
-    from recipes.runner import UsageError
-
     env = os.environ if environ is None else environ
     given = {_TUNER_ID: tuner_id, _ORACLE_IP: oracle_ip, _ORACLE_PORT: oracle_port}
     values = {k: str(v) if v is not None else env.get(k) for k, v in given.items()}
@@ -250,7 +248,7 @@ def _settings_path(out: str) -> str:
     return os.path.join(out, SUBDIR, "settings.json")
 
 
-def _inspect(recipe, args: argparse.Namespace, flags: dict[str, Any]) -> str:
+def _inspect(recipe, args: RunConfig, flags: dict[str, Any]) -> str:
     """`"new"`, `"resume"` or `"overwrite"`; `UsageError` for an unusable --out. Reads only."""
     return rundir.inspect_search(args.out, recipe.name, flags, args.overwrite)
 
@@ -258,15 +256,13 @@ def _inspect(recipe, args: argparse.Namespace, flags: dict[str, Any]) -> str:
 _changed_flags = rundir.changed_flags
 
 
-def _wait_for_chief(recipe, args: argparse.Namespace, flags: dict[str, Any]) -> str:
+def _wait_for_chief(recipe, args: RunConfig, flags: dict[str, Any]) -> str:
     """A worker waits until the chief has started the search in --out, then checks it runs the same one."""
-    from recipes import runner
-
     deadline = time.monotonic() + WORKER_WAIT_SECONDS
     path = _settings_path(args.out)
     while not os.path.isfile(path):
         if time.monotonic() > deadline:
-            raise runner.UsageError(
+            raise UsageError(
                 f"no chief started a search in --out {args.out!r} within {WORKER_WAIT_SECONDS:.0f} s; "
                 "start the chief (--tuner-id chief) with the same --out"
             )
@@ -274,10 +270,10 @@ def _wait_for_chief(recipe, args: argparse.Namespace, flags: dict[str, Any]) -> 
     try:
         before = artifacts.read_json(path)
     except (OSError, ValueError) as error:
-        raise runner.UsageError(f"--out {args.out!r}: unreadable tuning/settings.json ({error})") from None
+        raise UsageError(f"--out {args.out!r}: unreadable tuning/settings.json ({error})") from None
     changed = _changed_flags(flags, before.get("flags", {}))
     if changed or before.get("recipe") != recipe.name:
-        raise runner.UsageError(
+        raise UsageError(
             f"the chief's search in --out {args.out!r} uses other settings ({', '.join(changed) or 'recipe'}); "
             "start every process with the same command"
         )
@@ -343,7 +339,7 @@ def _trial_fit(strategy):
     return fit
 
 
-def run(recipe, args: argparse.Namespace, argv: Sequence[str]) -> dict[str, Any]:
+def run(recipe, args: RunConfig, argv: Sequence[str]) -> dict[str, Any]:
     """Search, write the tuning files, then train and evaluate the best configuration.
 
     Raises `UsageError`/`DataError` before writing anything for bad input.
@@ -356,12 +352,10 @@ def run(recipe, args: argparse.Namespace, argv: Sequence[str]) -> dict[str, Any]
         lock.release()
 
 
-def _run(recipe, args: argparse.Namespace, argv: Sequence[str], lock: rundir.RunLock) -> dict[str, Any]:
-    from recipes import runner
+def _run(recipe, args: RunConfig, argv: Sequence[str], lock: rundir.RunLock) -> dict[str, Any]:
     from seqzoo import distribute
     from seqzoo import tuning as zt
 
-    UsageError = runner.UsageError
     logging.getLogger("tensorflow").setLevel(logging.ERROR)  # every trial retraces: TF's warning is noise here
     tuner_id = configure_distributed(args.tuner_id, args.oracle_ip, args.oracle_port)
     worker = is_search_worker()
@@ -400,8 +394,8 @@ def _run(recipe, args: argparse.Namespace, argv: Sequence[str], lock: rundir.Run
 
     def optimizer(learning_rate: float):
         # A per-step schedule spans a trial's largest budget (hyperband: --max-epochs).
-        trial = {"learning_rate": learning_rate, "epochs": args.max_epochs or args.epochs}
-        return recipe.optimizer(argparse.Namespace(**{**vars(args), **trial}), data)
+        trial = dataclasses.replace(args, learning_rate=learning_rate, epochs=args.max_epochs or args.epochs)
+        return recipe.optimizer(trial, data)
 
     try:
         hypermodel = zt.SeqzooHyperModel(
@@ -499,12 +493,11 @@ def _train_best(recipe, args, argv, data, strategy, policy, hparams, learning_ra
     """Train the best configuration into --out like a normal run (resuming an interrupted one)."""
     import keras
 
-    from recipes import runner
     from seqzoo import tuning as zt
 
     zt.clear_session()
     keras.utils.set_random_seed(args.seed)
-    final_args = argparse.Namespace(**{**vars(args), "learning_rate": learning_rate})
+    final_args = dataclasses.replace(args, learning_rate=learning_rate)
     model = runner.build_model(recipe, final_args, data, hparams, strategy)
     recorded = {**hparams, **({"learning_rate": learning_rate} if learning_rate != args.learning_rate else {})}
     return runner.train_and_record(

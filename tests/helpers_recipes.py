@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 
@@ -9,6 +10,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from recipes.config import RunConfig
 from recipes.runner import DataError, Recipe, TaskData
 
 POSITIVE = ["great", "wonderful", "superb", "loved", "brilliant"]
@@ -64,13 +66,20 @@ def read_json(path):
         return json.load(handle)
 
 
+@dataclasses.dataclass
+class ToyConfig(RunConfig):
+    model: str = "gru"
+    epochs: int = 1
+    batch_size: int = 16
+    learning_rate: float = 1e-2
+
+
 class ToyRecipe(Recipe):
     """Three-class classification of random `(6, 3)` frames (class from two channel means)."""
 
     name = "toy"
     description = "toy frames classification"
-    default_model = "gru"
-    defaults = {"epochs": 1, "batch_size": 16, "learning_rate": 1e-2}
+    config_class = ToyConfig
     model_defaults = {"*": {"units": 4}}
 
     def __init__(self, callbacks=(), fail_load: str | None = None):

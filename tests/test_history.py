@@ -306,7 +306,7 @@ def test_a_new_claim_is_one_table_entry(tmp_path, monkeypatch, capsys):
     assert "## 99. A test claim" in report and "It was timed." in report
     assert results["plots"] == ["step_time.png"]  # the experiment's figure
     args = cli.build_parser().parse_args(["--claims", "99", "--out", str(tmp_path / "new")])
-    assert cli.check_args(args)[1] == [99]
+    assert cli.check_args(args).claims == (99,)
     assert "99. A test claim" in cli.build_parser().format_help()
 
 

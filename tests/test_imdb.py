@@ -16,7 +16,7 @@ from helpers_recipes import read_json, write_aclimdb, write_imdb_csv
 
 import recipes.data
 import seqzoo.layers  # noqa: F401  (registers seqzoo's layers for load_model)
-from recipes import runner
+from recipes import cli, runner
 from recipes.data import text
 from recipes.imdb import ImdbRecipe
 
@@ -212,17 +212,16 @@ def test_bigram_vocabulary_appends_bigram_ids():
     ],
 )
 def test_data_defaults_depend_on_the_model_and_flags_win(argv, expected):
-    args = runner.build_parser(ImdbRecipe()).parse_args(argv)
+    args = cli.parse(ImdbRecipe(), argv)
     assert {key: getattr(args, key) for key in expected} == expected
 
 
 def test_patience_keeps_the_best_validation_epoch():
     recipe = ImdbRecipe()
-    parser = runner.build_parser(recipe)
-    (stopper,) = recipe.callbacks(parser.parse_args(["--model", "gru"]), None)
+    (stopper,) = recipe.callbacks(cli.parse(recipe, ["--model", "gru"]), None)
     assert stopper.monitor == "val_loss" and stopper.patience == 1 and stopper.restore_best_weights
-    assert recipe.callbacks(parser.parse_args(["--model", "gru", "--patience", "0"]), None) == []
-    assert recipe.callbacks(parser.parse_args(["--model", "hopfield"]), None) == []  # keeps its last epoch
+    assert recipe.callbacks(cli.parse(recipe, ["--model", "gru", "--patience", "0"]), None) == []
+    assert recipe.callbacks(cli.parse(recipe, ["--model", "hopfield"]), None) == []  # keeps its last epoch
 
 
 @pytest.mark.parametrize(
@@ -235,8 +234,8 @@ def test_patience_keeps_the_best_validation_epoch():
 )
 def test_linear_schedule_reaches_zero_at_the_last_training_step(train, sizes, steps):
     recipe = ImdbRecipe()
-    args = runner.build_parser(recipe).parse_args(["--epochs", "2", "--batch-size", "4", "--learning-rate", "0.01",
-                                                   "--lr-schedule", "linear"])
+    args = cli.parse(recipe, ["--epochs", "2", "--batch-size", "4", "--learning-rate", "0.01",
+                              "--lr-schedule", "linear"])
     data = runner.TaskData(train=train, val=train, test=train, model_kwargs={}, sizes=sizes)
     assert runner.steps_per_epoch(data, args) == steps
     optimizer = recipe.optimizer(args, data)
@@ -245,7 +244,7 @@ def test_linear_schedule_reaches_zero_at_the_last_training_step(train, sizes, st
         optimizer.iterations.assign(step)
         rates.append(float(optimizer.learning_rate))
     assert rates == pytest.approx([0.01, 0.005, 0.0, 0.0])
-    constant_args = runner.build_parser(recipe).parse_args(["--learning-rate", "0.01", "--lr-schedule", "constant"])
+    constant_args = cli.parse(recipe, ["--learning-rate", "0.01", "--lr-schedule", "constant"])
     constant = recipe.optimizer(constant_args, data)
     constant.iterations.assign(2 * steps)
     assert float(constant.learning_rate) == pytest.approx(0.01)

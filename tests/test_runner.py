@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 from helpers_recipes import CountEpochs, StopAfterEpoch, ToyRecipe, read_json
 
-from recipes import runner
+from recipes import cli, runner
+from recipes.config import RunConfig
 
 METRIC_KEYS = {
     "recipe", "model", "params", "epochs_run", "train_seconds", "examples_per_second",
@@ -173,7 +174,7 @@ def test_parse_set_values():
 
 
 class _PerModelToy(ToyRecipe):
-    flag_defaults = {"lstm": {"learning_rate": 5e-4, "epochs": 3}}
+    config_by_model = {"lstm": {"learning_rate": 5e-4, "epochs": 3}}
 
 
 @pytest.mark.parametrize(
@@ -185,7 +186,7 @@ class _PerModelToy(ToyRecipe):
     ],
 )
 def test_shared_flag_defaults_follow_the_model_and_given_flags_win(argv, expected):
-    args = runner.build_parser(_PerModelToy()).parse_args(argv)
+    args = cli.parse(_PerModelToy(), argv)
     assert {key: getattr(args, key) for key in expected} == expected
 
 
@@ -306,9 +307,7 @@ def test_huge_learning_rate_warns_on_one_line(tmp_path, capsys):
     assert len(rate_lines) == 1 and "warning: --learning-rate 1e+30 is very large" in rate_lines[0]
     assert "majority baseline" in err  # and the run's sanity check says it learned nothing
 
-    import argparse
-
-    runner._warn_if_diverged(argparse.Namespace(learning_rate=1e30, _recipe="toy"), {"loss": [0.7, float("nan")]})
+    runner._warn_if_diverged(RunConfig(learning_rate=1e30, recipe_name="toy"), {"loss": [0.7, float("nan")]})
     assert capsys.readouterr().err.strip() == (
         "python -m recipes.toy: warning: training diverged (loss nan in the last epoch); "
         "lower --learning-rate (now 1e+30)")

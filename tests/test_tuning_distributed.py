@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import os
 import subprocess
@@ -92,7 +93,7 @@ def _no_kerastuner_env():
 def test_worker_refuses_a_search_with_other_settings(tmp_path, capsys, monkeypatch, _no_kerastuner_env):
     from helpers_recipes import ToyRecipe
 
-    from recipes import runner
+    from recipes import cli, runner
     from recipes import tuning as recipe_tuning
 
     out = tmp_path / "search"
@@ -101,8 +102,8 @@ def test_worker_refuses_a_search_with_other_settings(tmp_path, capsys, monkeypat
     assert runner.main(ToyRecipe(), argv) == 2  # no chief started a search there
     assert "no chief started a search" in capsys.readouterr().err and not out.exists()
 
-    chief_args = runner.build_parser(ToyRecipe()).parse_args([*argv[:-4], "--tuner-id", "chief"])
-    chief_args.max_trials = 5  # the chief searches with other settings
+    chief_args = dataclasses.replace(cli.parse(ToyRecipe(), [*argv[:-4], "--tuner-id", "chief"]),
+                                     max_trials=5)  # the chief searches with other settings
     os.makedirs(out / "tuning")
     (out / "tuning" / "settings.json").write_text(json.dumps(
         {"recipe": "toy", "flags": runner._flags_for_config(chief_args)}))

@@ -23,7 +23,7 @@ The package:
 
 | module | what |
 |---|---|
-| `config` | `Config`: sizes and budgets; `FULL`, `QUICK`, `TINY` |
+| `config` | `Config`: sizes and budgets; `FULL`, `QUICK`, `TINY`; `HistorySettings`: the command line's |
 | `tasks`, `probes` | the synthetic tasks; gradient and step-time measurements |
 | `roles` | which models each claim uses, from registry metadata |
 | `training` | build, train and score one model on one task |
@@ -50,7 +50,7 @@ True
 
 from recipes.history.claims import ALL_CLAIMS, CLAIM_TITLES, CLAIMS, DEFAULT_MODELS, Claim, run
 from recipes.history.cli import build_parser, check_args, main
-from recipes.history.config import FULL, QUICK, TINY, Config
+from recipes.history.config import FULL, QUICK, TINY, Config, HistorySettings
 from recipes.history.experiments import EXPERIMENTS, Context, Experiment
 from recipes.history.training import build, model_kwargs, predictor, train_and_score
 from recipes.history.verdicts import (
@@ -74,7 +74,7 @@ from recipes.history.verdicts import (
 
 __all__ = [
     "ALL_CLAIMS", "CLAIMS", "CLAIM_TITLES", "CONFIRMED", "Claim", "Config", "Context", "DEFAULT_MODELS",
-    "EXPERIMENTS", "Experiment", "FULL", "MIXED", "NOT_CONFIRMED", "NOT_MEASURED", "QUICK", "THRESHOLDS", "TINY",
+    "EXPERIMENTS", "Experiment", "FULL", "HistorySettings", "MIXED", "NOT_CONFIRMED", "NOT_MEASURED", "QUICK", "THRESHOLDS", "TINY",
     "VERDICTS", "build", "build_parser", "check_args", "gradient_summary", "long_end", "longest_solved", "main",
     "model_kwargs", "predictor", "run", "scaling_exponent", "train_and_score", "verdict_bidirectional",
     "verdict_depth", "verdict_gated_cost", "verdict_gradient", "verdict_long_range", "verdict_parallel",

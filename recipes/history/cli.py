@@ -1,7 +1,7 @@
 """The command line: `python -m recipes.history [--quick] [--models ...] [--claims ...] [--seed N] [--out DIR]`.
 
-Bad flags and output folders get the runner's one-line errors (`recipes.runner.UsageError`,
-exit code 2) and nothing is written.
+argparse fills a typed `HistorySettings` (`check_args`); bad flags and output folders get the
+recipes' one-line errors (`recipes.rundir.UsageError`, exit code 2) and nothing is written.
 """
 
 from __future__ import annotations
@@ -17,8 +17,9 @@ from typing import Sequence
 import tensorflow as tf
 
 from recipes.history.claims import ALL_CLAIMS, CLAIMS, DEFAULT_MODELS, run
-from recipes.history.config import FULL, QUICK
-from recipes.runner import UsageError, _Parser
+from recipes.flags import Parser
+from recipes.history.config import HistorySettings
+from recipes.rundir import UsageError
 from seqzoo import registry
 
 PROG = "python -m recipes.history"
@@ -34,7 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
     """The parser of `python -m recipes.history` (one-line errors, exit code 2)."""
     claims = "\n".join(f"  {n}. {c.title}" for n, c in CLAIMS.items())
     uses = "\n".join(f"  {n}  {c.uses}" for n, c in CLAIMS.items())
-    parser = _Parser(
+    parser = Parser(
         prog=PROG,
         description="Generate the classic diagnostic tasks and measure the history's claims on the "
         "registered architectures (no data, no download).",
@@ -63,8 +64,8 @@ def _parse_list(text: str, flag: str) -> list[str]:
     return list(dict.fromkeys(items))
 
 
-def check_args(args: argparse.Namespace) -> tuple[list[str], list[int], str]:
-    """Validate the flags; raise `UsageError` (one line) on bad input. Reads only."""
+def check_args(args: argparse.Namespace) -> HistorySettings:
+    """The parsed flags as `HistorySettings`; raise `UsageError` (one line) on bad input. Reads only."""
     models = _parse_list(args.models, "--models")
     for m in models:
         try:
@@ -84,7 +85,8 @@ def check_args(args: argparse.Namespace) -> tuple[list[str], list[int], str]:
         raise UsageError(f"--out {out} is a file; choose a directory")
     if os.path.isdir(out) and os.listdir(out):
         raise UsageError(f"--out {out} is not empty; choose a new directory (nothing is overwritten)")
-    return models, claims, out
+    return HistorySettings(models=tuple(models), claims=tuple(claims), out=out, seed=args.seed,
+                           quick=args.quick, quiet=args.quiet)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -92,19 +94,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        models, claims, out = check_args(args)
+        settings = check_args(args)
     except UsageError as error:
         parser.exit(2, f"{parser.prog}: error: {error}\n")
-    config = QUICK if args.quick else FULL
     # Dozens of small models are built and traced on purpose: hide TF's retracing notes
     # and Keras' "shuffle ignored for a tf.data.Dataset" warning (the data is fresh anyway).
     tf.get_logger().setLevel("ERROR")
     warnings.filterwarnings("ignore", message=".*shuffle=True.*")
     argv = list(sys.argv[1:] if argv is None else argv)
     command = shlex.join(["python", "-m", "recipes.history", *argv])
-    log = (lambda message: None) if args.quiet else (lambda message: print(message, flush=True))
-    log(f"history: {'quick' if args.quick else 'full'} run of claims {claims} on {', '.join(models)} -> {out}")
-    results = run(config, out, models=models, claims=claims, seed=args.seed, command=command, log=log)
+    log = (lambda message: None) if settings.quiet else (lambda message: print(message, flush=True))
+    out = settings.out
+    log(f"history: {'quick' if settings.quick else 'full'} run of claims {list(settings.claims)} on "
+        f"{', '.join(settings.models)} -> {out}")
+    results = run(settings.sizes, out, models=list(settings.models), claims=list(settings.claims),
+                  seed=settings.seed, command=command, log=log)
     for key in sorted(results["claims"]):
         claim = results["claims"][key]
         log(f"claim {key}: {claim['verdict']:13s} {claim['title']}")

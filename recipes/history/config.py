@@ -1,4 +1,5 @@
-"""Sizes and budgets of one history run: `FULL` (the default), `QUICK` (`--quick`) and `TINY` (tests)."""
+"""The settings of one history run: `HistorySettings` (the command line's) and the sizes and budgets
+`Config`: `FULL` (the default), `QUICK` (`--quick`) and `TINY` (tests)."""
 
 from __future__ import annotations
 
@@ -86,3 +87,38 @@ TINY = Config(
     depth_examples=32, depth_steps=4,
     depths=(1, 2), scan_timing_lengths=(8, 16),
 )
+
+
+@dataclasses.dataclass(frozen=True)
+class HistorySettings:
+    """What `python -m recipes.history` was asked to do (argparse fills it: `recipes.history.cli`).
+
+    Not a `recipes.config.RunConfig`: the history trains dozens of small models on
+    generated tasks, with no `--model`, `--epochs` or data of its own; it shares the
+    recipes' parser (`recipes.flags.Parser`) and one-line errors.
+
+    Args:
+        models: registered model names.
+        claims: claim numbers.
+        out: the output folder (new or empty).
+        seed: seed of the data and the weights.
+        quick: `QUICK` sizes instead of `FULL`.
+        quiet: no progress lines.
+
+    Example:
+
+    >>> HistorySettings(models=("rnn",), claims=(1,), out="runs/h", quick=True).sizes.max_steps
+    600
+    """
+
+    models: tuple[str, ...]
+    claims: tuple[int, ...]
+    out: str
+    seed: int = 0
+    quick: bool = False
+    quiet: bool = False
+
+    @property
+    def sizes(self) -> Config:
+        """`QUICK` or `FULL`."""
+        return QUICK if self.quick else FULL
