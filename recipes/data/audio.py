@@ -933,19 +933,21 @@ def make_datasets(
     chunk = 256
     autotune = tf.data.AUTOTUNE
 
-    def to_features(ds: tf.data.Dataset) -> tf.data.Dataset:
+    def to_features(ds: tf.data.Dataset, split: str) -> tf.data.Dataset:
+        # `unbatch` forgets the size; Keras then meets the end of every first epoch unannounced
+        # and warns "Your input ran out of data". The split sizes are exact: assert them.
         return ds.batch(chunk).map(
             lambda w, y: (front_end(w), y), num_parallel_calls=autotune, deterministic=True
-        ).unbatch()
+        ).unbatch().apply(tf.data.experimental.assert_cardinality(splits.sizes[split]))
 
     def cached(ds: tf.data.Dataset, name: str) -> tf.data.Dataset:
         return ds.cache(f"{cache}_{name}" if cache else "")
 
     if augment is None:
-        train_features = cached(to_features(splits.train), "train_features")
+        train_features = cached(to_features(splits.train, "train"), "train_features")
     else:  # cache waveforms; the statistics come from the un-augmented features
         train_waveforms = cached(splits.train, "train_waveforms")
-        train_features = to_features(train_waveforms)
+        train_features = to_features(train_waveforms, "train")
     normalization = keras.layers.Normalization(axis=-1)
     normalization.adapt(train_features.map(lambda x, y: x).batch(chunk))
     mean = np.asarray(normalization.mean).reshape(-1).astype("float32")
@@ -956,7 +958,7 @@ def make_datasets(
         return (x - mean) * scale, y
 
     def evaluation(ds: tf.data.Dataset, name: str) -> tf.data.Dataset:
-        ds = cached(to_features(ds), f"{name}_features")
+        ds = cached(to_features(ds, name), f"{name}_features")
         return ds.batch(batch_size).map(normalize, num_parallel_calls=autotune).prefetch(autotune)
 
     shuffle = min(max(splits.sizes["train"], 1), 10_000)
