@@ -10,6 +10,8 @@ interrupted benchmark continues where it stopped.
     python benchmarks/accuracy.py                           # IMDB 11 models, FSDD, ETTh1 96..720
     python benchmarks/accuracy.py --suite imdb --models bilstm,hopfield
     python benchmarks/accuracy.py --suite ett --data-dir ../shared/data
+    python benchmarks/accuracy.py --suite ett --models mingru,lru --horizons 96
+    python benchmarks/accuracy.py --suite ett --models mingru --horizons 96 --set width=16 --set depth=1 --tag w16d1
     python benchmarks/accuracy.py --suite imdb --models bilstm --seeds 42,1,2   # seed spread
 
 Suites: `imdb` (test accuracy, 25,000 reviews), `fsdd` (official split,
@@ -59,7 +61,8 @@ def seeded(runs_: list[tuple[str, str, list[str]]], seeds: list[int]) -> list[tu
             for seed in seeds for label, module, extra in runs_]
 
 
-def runs(suite: str, quick: bool, models: list[str] | None) -> list[tuple[str, str, list[str]]]:
+def runs(suite: str, quick: bool, models: list[str] | None,
+         horizons: list[int] | None = None) -> list[tuple[str, str, list[str]]]:
     """(label, recipe module, extra argv) for every run of `suite`."""
     if suite == "imdb":
         names = models or (["bilstm", "hopfield"] if quick else IMDB_MODELS)
@@ -72,7 +75,7 @@ def runs(suite: str, quick: bool, models: list[str] | None) -> list[tuple[str, s
                 for m in names]
     if suite == "ett":
         names = models or ["gru"]
-        horizons = [96] if quick else ETT_HORIZONS
+        horizons = horizons or ([96] if quick else ETT_HORIZONS)
         extra = ["--epochs", "1"] if quick else []
         return [(f"etth1-{m}-{h}" + ("-quick" if quick else ""), "recipes.ett",
                  ["--model", m, "--horizon", str(h), *extra]) for m in names for h in horizons]
@@ -143,6 +146,12 @@ def main(argv=None) -> int:
     parser.add_argument("--rerun", action="store_true", help="train again even where a complete run exists")
     parser.add_argument("--seeds", default=str(DEFAULT_SEED),
                         help="comma-separated --seed values, one run each (default: %(default)s)")
+    parser.add_argument("--horizons", default=None,
+                        help="comma-separated ETTh1 horizons (default: 96,192,336,720; 96 with --quick)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="passed to every recipe command as --set KEY=VALUE (repeatable); give --tag too")
+    parser.add_argument("--tag", default=None,
+                        help="appended to every run label (-TAG): keeps runs with --set apart from the defaults")
     parser.add_argument("--json", default=os.path.join(HERE, "accuracy.json"))
     args = parser.parse_args(argv)
     suites = [s.strip() for s in args.suite.split(",") if s.strip()]
@@ -154,9 +163,17 @@ def main(argv=None) -> int:
         seeds = [int(v) for v in args.seeds.split(",") if v.strip()]
     except ValueError:
         parser.error(f"--seeds {args.seeds!r}: expected comma-separated integers, e.g. 42,1,2")
+    try:
+        horizons = [int(v) for v in args.horizons.split(",") if v.strip()] if args.horizons else None
+    except ValueError:
+        parser.error(f"--horizons {args.horizons!r}: expected comma-separated integers, e.g. 96,192")
+    if args.set and not args.tag:
+        parser.error("--set changes the recipe's defaults: give --tag NAME so the runs get their own labels")
+    overrides = [arg for value in args.set for arg in ("--set", value)]
+    planned = [(f"{label}-{args.tag}" if args.tag else label, module, [*extra, *overrides])
+               for suite in suites for label, module, extra in seeded(runs(suite, args.quick, models, horizons), seeds)]
     start = time.perf_counter()
-    rows = [run_one(label, module, extra, args)
-            for suite in suites for label, module, extra in seeded(runs(suite, args.quick, models), seeds)]
+    rows = [run_one(label, module, extra, args) for label, module, extra in planned]
     wall = round(time.perf_counter() - start, 1)
     previous = {}
     if os.path.isfile(args.json):
