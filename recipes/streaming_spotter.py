@@ -12,7 +12,8 @@ clip and returns what the whole-clip model gives for the samples streamed.
 Equal to the whole-clip model (to float round-off) because the whole-clip path
 holds nothing a stream cannot know:
 
-- The front end is a centred STFT (`keras.layers.MelSpectrogram`): frame `t`
+- The front end is a centred STFT (`keras.layers.MelSpectrogram`; the stream
+  calls its own mel and dB steps, via `seqzoo._compat.mel_from_magnitude`): frame `t`
   covers samples `[t*hop - fft/2, t*hop + fft/2)` of the clip reflect-padded
   by `fft/2` at both ends. The stream keeps the signal in those padded
   coordinates: the left pad is the reflection of samples `1..fft/2`, known
@@ -62,8 +63,10 @@ import keras
 import numpy as np
 from keras import ops
 
+from seqzoo import _compat
 from seqzoo.streaming import POINTWISE, Streamer, StreamingError
 
+_NO_TOP_DB = 1e6  # a MelSpectrogram top_db at least this large never clips (dB values are >= its floor)
 # Layers of the front end / normalisation that act on each frame alone.
 _FRAME_WISE = (*POINTWISE, keras.layers.Normalization)
 
@@ -222,10 +225,7 @@ class StreamingSpotter:
             window=mel.window,
             center=False,
         )
-        spectrum = ops.power(ops.sqrt(ops.square(real) + ops.square(imag)), mel.mag_exp)
-        x = mel._melscale(spectrum)
-        if mel.power_to_db:
-            x = mel._dbscale(x)
+        x = _compat.mel_from_magnitude(mel, ops.sqrt(ops.square(real) + ops.square(imag)))
         for layer in self._frame_layers:
             x = layer(x)
         return x
@@ -241,6 +241,12 @@ def _parts(spotter: keras.Model) -> tuple[keras.layers.MelSpectrogram, list, ker
     if not front_layers or not isinstance(front_layers[0], keras.layers.MelSpectrogram):
         raise StreamingError(f"{spotter.name}: its front end does not start with a MelSpectrogram; expected {shape}")
     mel, frame_layers = front_layers[0], []
+    if mel.power_to_db and mel.top_db < _NO_TOP_DB:
+        raise StreamingError(
+            f"{spotter.name}: its MelSpectrogram clips at top_db={mel.top_db} dB below the maximum of the "
+            "whole batch, which a stream cannot know; build the front end without it (top_db=1e9, as "
+            "recipes.data.audio.FeatureConfig does)"
+        )
     for layer in [*front_layers[1:], *layers[1:-1]]:
         if isinstance(layer, keras.layers.Permute) and tuple(layer.dims) == (2, 1):
             continue  # (mels, frames) -> (frames, mels): the stream's frames are time-major already

@@ -92,3 +92,10 @@ def test_module_docstring_examples_run():
 
     failures, _ = doctest.testmod(recipes.streaming_spotter)
     assert failures == 0
+
+
+def test_a_front_end_clipping_relative_to_the_batch_maximum_is_refused():
+    model, _ = spotter("gru", units=4)
+    model.get_layer("front_end").get_layer("log_mel").top_db = 80.0
+    with pytest.raises(StreamingError, match="clips at top_db=80.0 dB below the maximum of the whole batch"):
+        StreamingSpotter(model)
