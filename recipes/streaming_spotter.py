@@ -143,13 +143,13 @@ class StreamingSpotter:
     # -- chunks
 
     def process(self, chunk: Any) -> np.ndarray:
-        """Append `chunk` (`(batch, samples)` or `(samples,)` float in [-1, 1], any length)
+        """Append `chunk` (`(batch, samples)`, or `(samples,)` for one stream; float in [-1, 1], any length)
         and return the probabilities `(batch, classes)` given every frame completed so far
         (NaN until the first frame, which needs `fft_length // 2 + 1` samples)."""
         if self._finished:
             raise ValueError("the clip has ended (finish() was called); call reset() to stream a new one")
         chunk = np.asarray(chunk, "float32")
-        chunk = chunk.reshape(self.batch_size, -1) if chunk.ndim == 1 else chunk
+        chunk = chunk[None] if chunk.ndim == 1 else chunk  # one stream's samples
         if chunk.ndim != 2 or chunk.shape[0] != self.batch_size:
             raise ValueError(f"a chunk must be (batch={self.batch_size}, samples), got shape {chunk.shape}")
         self.samples += chunk.shape[1]

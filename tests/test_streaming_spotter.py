@@ -62,6 +62,8 @@ def test_uneven_chunks_short_clip_and_reuse():
     stream = StreamingSpotter(model, batch_size=2)
     x = clips()
     whole = np.asarray(model(x))
+    with pytest.raises(ValueError, match=r"a chunk must be \(batch=2, samples\), got shape \(1, 100\)"):
+        stream.process(x[0, :100])
     assert np.isnan(stream.process(x[:, :100])).all()  # no frame yet: 129 samples needed
     for start, stop in [(100, 101), (101, 777), (777, 2000)]:
         stream.process(x[:, start:stop])
