@@ -6,6 +6,7 @@
     python -m recipes.speech_commands --data-dir DIR --limit 64 --epochs 1    # smoke run
     python -m recipes.speech_commands --data-dir DIR --keywords yes,no,up,down,left,right,on,off,stop,go
     python -m recipes.speech_commands --data-dir ../shared/data/fsdd --export litert
+    python -m recipes.speech_commands --data-dir DIR --model gru --export streaming
 
 Data (`--data-dir DIR`): the Speech Commands layout, `DIR/<label>/*.wav`
 (16-bit PCM, any sample rate, mono or averaged to mono), `validation_list.txt`
@@ -37,7 +38,12 @@ built-in Keras layer: it loads in safe mode; `spotter.export(DIR)` writes a
 SavedModel for serving). `--export litert` adds `keyword_spotter.tflite`
 (float32) and `keyword_spotter_int8.tflite` (LiteRT builtin ops only; see
 `seqzoo.export.to_litert`), checked against the Keras model on the test split
-(`litert_*` in `metrics.json`). `predict_files` does the
+(`litert_*` in `metrics.json`). `--export streaming` (causal models: rnn, lstm,
+gru, the causal revival models) checks the streaming spotter
+(`recipes.streaming_spotter.StreamingSpotter`: 20 ms chunks in, a score per
+chunk, state carried) against the whole-clip model on the test split and times
+it (`streaming_*` in `metrics.json`); a model that reads the future is refused
+before training. `predict_files` does the
 reading, resampling and centred pad/crop for wav files:
 
     from recipes.speech_commands import predict_files
@@ -145,7 +151,7 @@ class SpeechCommandsConfig(RunConfig):
         shift_ms: largest time shift.
         noise_volume: largest noise gain.
         noise_prob: share of clips that get noise.
-        export: `"litert"` or None.
+        export: `"litert"`, `"streaming"` or None.
         lr_schedule: a key of `SCHEDULES`.
     """
 
@@ -182,7 +188,8 @@ class SpeechCommandsRecipe(Recipe):
         "speech_commands/. Default: TFDS speech_commands (12 classes), downloaded once.\n"
         "--keywords w1,w2,...: keep those words, every other word folder becomes _unknown_, _silence_\n"
         "clips are added. The run directory adds keyword_spotter.keras (raw audio in, probabilities\n"
-        "out) and labels.txt; --export litert adds keyword_spotter.tflite and keyword_spotter_int8.tflite."
+        "out) and labels.txt; --export litert adds keyword_spotter.tflite and keyword_spotter_int8.tflite;\n"
+        "--export streaming checks a causal model streaming 20 ms chunks (streaming_* metrics)."
     )
     config_class = SpeechCommandsConfig
     # Chosen by measurement on FSDD (official split, 2 CPU cores; see the README):
@@ -229,10 +236,12 @@ class SpeechCommandsRecipe(Recipe):
         group.add_argument("--noise-prob", type=flags.probability,
                            help="--augment: share of clips that get noise (default: %(default)s); "
                            "noise comes from _background_noise_/ (TFDS: the _silence_ clips)")
-        group.add_argument("--export", choices=("litert",),
+        group.add_argument("--export", choices=("litert", "streaming"),
                            help="litert: also write keyword_spotter.tflite (raw audio in, float32) and "
                            "keyword_spotter_int8.tflite (int8, calibrated on training clips), builtin "
-                           "ops only, checked against the Keras model on the test split")
+                           "ops only, checked against the Keras model on the test split; streaming: check that "
+                           "the causal model streams 20 ms chunks (recipes.streaming_spotter) to the "
+                           "whole-clip output on the test split, and time it")
         group.add_argument("--lr-schedule", choices=tuple(SCHEDULES),
                            help="learning rate per epoch: cosine decay from --learning-rate to 0, "
                            "or constant (default: %(default)s)")
@@ -326,6 +335,15 @@ class SpeechCommandsRecipe(Recipe):
         base, epochs = args.learning_rate, args.epochs
         return [keras.callbacks.LearningRateScheduler(lambda epoch, lr=None: schedule(base, epoch, epochs))]
 
+    def prepare_model(self, model: keras.Model, args: SpeechCommandsConfig, data: TaskData) -> None:
+        if args.export == "streaming":  # refuse a model that reads the future before training it
+            from recipes.streaming_spotter import StreamingError, Streamer  # noqa: PLC0415
+
+            try:
+                Streamer(model)
+            except StreamingError as error:
+                raise runner.UsageError(f"--export streaming needs a causal model: {error}") from None
+
     def evaluate(self, model: keras.Model, data: TaskData, args: SpeechCommandsConfig, run_dir: str) -> dict:
         metrics = super().evaluate(model, data, args, run_dir)
         features: audio.FeatureData = data.extras["features"]
@@ -340,6 +358,10 @@ class SpeechCommandsRecipe(Recipe):
                 representative=_waveforms(splits.train, REPRESENTATIVE_CLIPS),
                 test=_waveforms(splits.test),
             ))
+        if args.export == "streaming":
+            from recipes.streaming_spotter import stream_metrics  # noqa: PLC0415
+
+            metrics.update(stream_metrics(spotter, _waveforms(data.extras["splits"].test)))
         return metrics
 
     @staticmethod

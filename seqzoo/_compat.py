@@ -16,6 +16,7 @@ upper bounds in `pyproject.toml`.
 | `symbolic_build` | Keras `Trainer._symbolic_build(data_batch=)` | `seqzoo._multiworker` | create metric and optimizer state before the distributed step, as `fit` does |
 | `initial_epoch`, `reset_initial_epoch` | Keras `Trainer._initial_epoch` | `seqzoo._multiworker` | the epoch `BackupAndRestore` restored |
 | `run_through_graph` | Keras `Function._run_through_graph(inputs, operation_fn, call_fn)` | `seqzoo.streaming` | run a functional model's graph with a custom call per layer |
+| `mel_from_magnitude` | Keras `MelSpectrogram._melscale`, `._dbscale` | `recipes.streaming_spotter` | the layer's mel and dB steps on frames framed by the caller (a stream's frames) |
 """
 
 from __future__ import annotations
@@ -114,3 +115,23 @@ def run_through_graph(model: keras.Model, inputs: Any, call_fn: Callable[..., An
     (True, (1, 1))
     """
     return model._run_through_graph(inputs, operation_fn=lambda op: op, call_fn=call_fn)
+
+
+def mel_from_magnitude(layer: keras.layers.MelSpectrogram, magnitude: Any) -> Any:
+    """`layer`'s output for frames the caller framed itself: its magnitude exponent, mel
+    weighting (`_melscale`) and dB scaling (`_dbscale`) applied to an STFT magnitude
+    `(..., frames, fft_length // 2 + 1)`; time-major `(..., frames, mels)`.
+
+    Example:
+
+    >>> import numpy as np
+    >>> layer = keras.layers.MelSpectrogram(fft_length=64, sequence_stride=16, sequence_length=64,
+    ...                                     num_mel_bins=8, sampling_rate=8000)
+    >>> x = np.random.default_rng(0).normal(size=(1, 256)).astype("float32")
+    >>> real, imag = keras.ops.stft(x, 64, 16, 64, center=True)
+    >>> mel = mel_from_magnitude(layer, keras.ops.sqrt(real ** 2 + imag ** 2))
+    >>> bool(np.allclose(mel, keras.ops.swapaxes(layer(x), -1, -2), atol=1e-4))
+    True
+    """
+    x = layer._melscale(keras.ops.power(magnitude, layer.mag_exp))
+    return layer._dbscale(x) if layer.power_to_db else x

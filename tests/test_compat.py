@@ -181,3 +181,18 @@ def test_run_through_graph_calls_call_fn_for_each_layer_in_order():
     # what call_fn returns flows on to the next layer
     doubled = _compat.run_through_graph(model, x, lambda layer, *a, **k: 2 * layer(*a, **k))
     assert not np.allclose(keras.ops.convert_to_numpy(doubled), keras.ops.convert_to_numpy(out))
+
+
+def test_mel_from_magnitude_is_the_mel_layer_on_its_own_stft_frames():
+    layer = keras.layers.MelSpectrogram(fft_length=128, sequence_stride=40, sequence_length=100,
+                                        num_mel_bins=8, sampling_rate=8000, power_to_db=True,
+                                        top_db=1e9, min_power=1e-10)
+    x = np.random.default_rng(0).uniform(-1, 1, (2, 800)).astype("float32")
+    real, imag = keras.ops.stft(x, 100, 40, 128, window="hann", center=True)
+    mel = _compat.mel_from_magnitude(layer, keras.ops.sqrt(real**2 + imag**2))
+    expected = keras.ops.convert_to_numpy(keras.ops.swapaxes(layer(x), -1, -2))
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(mel), expected, atol=1e-4)
+    louder = _compat.mel_from_magnitude(layer, 10 * keras.ops.sqrt(real**2 + imag**2))
+    # the dB step ran: 10x the amplitude is 100x the power, +20 dB
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(louder - mel), 20.0, atol=1e-3)
+

@@ -238,3 +238,21 @@ def test_keywords_need_a_folder_of_words(tmp_path, capsys):
     assert run(["--out", out, *TINY, "--keywords", "high"]) == 2
     assert "--keywords needs --data-dir" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_export_streaming_checks_a_causal_model_and_refuses_others_before_training(tmp_path, capsys):
+    data = make_folder(tmp_path / "sc")
+    out = tmp_path / "run"
+    argv = ["--data-dir", data, "--quiet", "--epochs", "1", "--batch-size", "4", "--clip-seconds", "0.25",
+            "--export", "streaming"]
+    assert run([*argv, "--out", out, "--model", "gru", "--set", "units=4"]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["streaming_test_clips"] == 3 and metrics["streaming_chunk_samples"] == 160  # 20 ms at 8 kHz
+    assert metrics["streaming_max_abs_diff"] < 1e-4 and metrics["streaming_agreement"] == 1.0
+    assert 0 < metrics["streaming_ms_per_chunk_p50"] <= metrics["streaming_ms_per_chunk_p95"]
+    refused = tmp_path / "bigru"
+    capsys.readouterr()  # the first run's warnings (a 1-epoch model)
+    assert run([*argv, "--out", refused, "--model", "bigru", "--set", "units=4"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--export streaming needs a causal model: bigru cannot stream: layer 'bigru_1'" in err
+    assert not refused.exists()

@@ -881,9 +881,7 @@ class FeatureData:
 
     def normalization(self) -> keras.layers.Normalization:
         """A `Normalization` layer holding the training statistics."""
-        return keras.layers.Normalization(
-            axis=-1, mean=self.mean, variance=self.variance, name="normalization", dtype="float32"
-        )
+        return normalization_layer(self.mean, self.variance)
 
     def front_end_config(self) -> dict[str, Any]:
         """Everything needed to compute the model's input from raw audio (for `config.json`)."""
@@ -1001,7 +999,30 @@ def export_model(classifier: keras.Model, data: FeatureData, name: str = "keywor
     classifier's probabilities. Every layer is a built-in Keras layer, so the
     saved file loads with `keras.saving.load_model(path)` (safe mode).
     """
-    waveform = keras.Input((data.features.clip_samples,), name="waveform")
-    x = data.features.front_end()(waveform)
-    x = data.normalization()(x)
+    return raw_audio_model(classifier, data.features, data.mean, data.variance, name=name)
+
+
+def raw_audio_model(
+    classifier: keras.Model, features: FeatureConfig, mean: Any, variance: Any, name: str = "keyword_spotter"
+) -> keras.Model:
+    """`export_model` from its parts: the front end of `features`, a `Normalization` with
+    `mean` / `variance` (per feature), then `classifier`.
+
+    Example:
+
+    >>> import seqzoo
+    >>> features = FeatureConfig(sample_rate=8000, clip_seconds=0.25, n_mels=8)
+    >>> classifier = seqzoo.build("gru", inputs="frames", seq_len=features.num_frames, features=8,
+    ...                           num_classes=2, units=4)
+    >>> raw_audio_model(classifier, features, np.zeros(8), np.ones(8)).input_shape
+    (None, 2000)
+    """
+    waveform = keras.Input((features.clip_samples,), name="waveform")
+    x = features.front_end()(waveform)
+    x = normalization_layer(mean, variance)(x)
     return keras.Model(waveform, classifier(x), name=name)
+
+
+def normalization_layer(mean: Any, variance: Any) -> keras.layers.Normalization:
+    """The per-feature `Normalization` of the raw-audio model, holding fixed statistics."""
+    return keras.layers.Normalization(axis=-1, mean=mean, variance=variance, name="normalization", dtype="float32")
