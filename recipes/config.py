@@ -64,6 +64,12 @@ class RunConfig:
         tune, tuner, max_trials, max_epochs, executions_per_trial, objective, space,
         tuner_id, oracle_ip, oracle_port: the hyperparameter search (`recipes.tuning`).
         recipe_name: the recipe's name (error and warning lines); not a flag, not recorded.
+        given: the names of the settings given (on the command line or to `resolve`); the
+            others hold their defaults, which `recipes.budget` may adapt to the data. None
+            (a config built directly): every setting counts as given. Not a flag.
+        adapted: `{name: {"default", "chosen", "reason"}}`, the defaults `recipes.budget`
+            replaced by values chosen from the data; config.json's `"flags"` keep the
+            defaults (a rerun, before reading the data, matches them). Not a flag.
 
     Example:
 
@@ -97,6 +103,20 @@ class RunConfig:
     oracle_ip: str | None = None
     oracle_port: int | None = None
     recipe_name: str = dataclasses.field(default="recipe", repr=False, metadata={"flag": False})
+    given: frozenset[str] | None = dataclasses.field(default=None, repr=False, compare=False,
+                                                     metadata={"flag": False})
+    adapted: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict, repr=False, compare=False,
+                                                           metadata={"flag": False})
+
+    def is_default(self, name: str) -> bool:
+        """Whether setting `name` holds its default (it was not given; see `given`).
+
+        >>> resolve(RunConfig, {"epochs": 3}).is_default("epochs"), RunConfig().is_default("epochs")
+        (False, False)
+        >>> resolve(RunConfig, {"epochs": 3}).is_default("batch_size")
+        True
+        """
+        return self.given is not None and name not in self.given
 
 
 def flag_names(cls: type[RunConfig]) -> list[str]:
@@ -130,7 +150,8 @@ def resolve(cls: type[RunConfig], given: Mapping[str, Any],
             overrides: Mapping[str, Mapping[str, Any]] | None = None, **fixed: Any) -> RunConfig:
     """The configuration: `cls`'s defaults < `overrides[model]` < `given` (< `fixed`).
 
-    Raises `UsageError` (one line) for a key of `given` that is not a field.
+    The result records the names of `given` (`RunConfig.given`). Raises `UsageError`
+    (one line) for a key of `given` that is not a field.
     """
     names = {f.name for f in dataclasses.fields(cls)}
     unknown = sorted(set(given) - names)
@@ -138,7 +159,7 @@ def resolve(cls: type[RunConfig], given: Mapping[str, Any],
         raise UsageError(f"unknown setting {unknown[0]!r}; the settings of {cls.__name__}: "
                          f"{', '.join(sorted(flag_names(cls)))}")
     model = given.get("model", defaults(cls)["model"])
-    return cls(**{**defaults(cls, model, overrides), **given, **fixed})
+    return cls(**{**defaults(cls, model, overrides), **given, "given": frozenset(given), **fixed})
 
 
 def default_text(cls: type[RunConfig], overrides: Mapping[str, Mapping[str, Any]], key: str) -> str:

@@ -39,7 +39,7 @@ from typing import Any, Callable
 import keras
 import numpy as np
 
-from recipes import artifacts, flags, runner
+from recipes import artifacts, budget, flags, runner
 from recipes.data import require_network
 from recipes.data.series import (
     FEATURE_MODES,
@@ -163,6 +163,10 @@ class ForecastRecipe(Recipe):
         "rnn": {"units": 16},
         "transformer": {"width": 32, "depth": 1, "heads": 2, "ff_dim": 64},
     }
+    # Defaults the data may change (recipes/budget.py): without --epochs, at least 1,000
+    # optimizer steps (ETTh1's 6 epochs give 1,540) and, without --patience, early stopping
+    # when the budget adds epochs.
+    training_budget = budget.TrainingBudget(min_steps=1000, max_epochs=30, patience=3)
     artifacts = ("forecast.png",)
 
     horizon_note = ""
@@ -183,7 +187,9 @@ class ForecastRecipe(Recipe):
                            "epoch (DLinear); constant (default: %(default)s)")
         group.add_argument("--patience", type=flags.non_negative_int, metavar="N",
                            help="stop after this many epochs without a better validation MSE and "
-                           "keep the best weights; 0 = train every epoch (default: %(default)s)")
+                           "keep the best weights; 0 = train every epoch " + self.default_text("patience")
+                           + "; without --epochs and --patience, small data gets more epochs and "
+                           "early stopping")
 
     def add_source_arguments(self, group: argparse._ArgumentGroup) -> None:
         """Where the data comes from (the generic recipe: one CSV file)."""
@@ -265,8 +271,10 @@ class ForecastRecipe(Recipe):
     def callbacks(self, args: SeriesConfig, data: TaskData) -> list[keras.callbacks.Callback]:
         schedule = SCHEDULES[args.lr_schedule]
         base = args.learning_rate
+        # epochs chosen from the data: the schedule keeps the shape it has over the default epochs
+        stretch = budget.epoch_stretch(args)
         callbacks: list[keras.callbacks.Callback] = [
-            keras.callbacks.LearningRateScheduler(lambda epoch, lr=None: schedule(base, epoch))
+            keras.callbacks.LearningRateScheduler(lambda epoch, lr=None: schedule(base, epoch / stretch))
         ]
         if args.patience:
             callbacks.append(

@@ -39,7 +39,7 @@ import sys
 import keras
 import numpy as np
 
-from recipes import finetune, flags, runner
+from recipes import budget, finetune, flags, runner
 from recipes.artifacts import write_text_atomic
 from recipes.data import corpus, text
 from recipes.cli import main
@@ -127,6 +127,10 @@ class ImdbRecipe(Recipe):
         "bilstm": {"batch_size": 32, "learning_rate": 2e-3, "lr_schedule": "linear", "patience": 0},
         "lstm": {"learning_rate": 2e-3, "lr_schedule": "linear", "patience": 0},
     }
+    # Where --epochs is not given: at least 700 optimizer steps (what two epochs of the
+    # 22,500 benchmark reviews give hopfield; bilstm gets 1,400), so small data sets train
+    # for more epochs, with early stopping on validation (recipes/budget.py).
+    training_budget = budget.TrainingBudget(min_steps=700, max_epochs=30, patience=2)
     artifacts = ("vocabulary.txt",)
     pretrained: finetune.PretrainedRun | None = None  # --init (set by check_args)
 
@@ -171,6 +175,7 @@ class ImdbRecipe(Recipe):
         if self.pretrained:  # the pretraining run's vocabulary (--max-tokens does not apply)
             vectorizer = corpus.vectorizer_for(self.pretrained.vocabulary)
         else:
+            self.adapt_front_end(args, splits["train"][0])
             vectorizer = text.fit_vectorizer(splits["train"][0], max_tokens=args.max_tokens, ngrams=args.ngrams)
         vocabulary = vectorizer.get_vocabulary()
         if len(vocabulary) <= 2:
@@ -204,6 +209,25 @@ class ImdbRecipe(Recipe):
             extras={"vocabulary": vocabulary},
             train_label_counts=np.bincount(splits["train"][1], minlength=len(CLASS_NAMES)).tolist(),
         )
+
+    @staticmethod
+    def adapt_front_end(args: ImdbConfig, train_texts: np.ndarray) -> None:
+        """--max-tokens and --seq-len left at their defaults: chosen from the training texts
+        (recipes/budget.py), the defaults being the caps."""
+        auto = [key for key in ("max_tokens", "seq_len") if budget.is_default(args, key)]
+        if not auto:
+            return
+        counts, words = text.token_statistics(train_texts, ngrams=args.ngrams)
+        grams = "words" if args.ngrams == 1 else f"1..{args.ngrams}-grams"
+        if "max_tokens" in auto:
+            budget.choose(args, "max_tokens", budget.vocabulary_size(counts, cap=args.max_tokens),
+                          f"{grams} seen at least {budget.MIN_COUNT} times in training, "
+                          f"at most the default")
+        if "seq_len" in auto:
+            lengths = budget.ngram_lengths(words, args.ngrams)
+            budget.choose(args, "seq_len", budget.sequence_length(lengths, cap=args.seq_len),
+                          f"{budget.LENGTH_PERCENTILE:g}th percentile of the training lengths, "
+                          "at most the default")
 
     def callbacks(self, args: ImdbConfig, data: TaskData) -> list[keras.callbacks.Callback]:
         if not args.patience:

@@ -100,10 +100,14 @@ def default_out(recipe_name: str, model: str) -> str:
 
 def flags_for_config(config: Any) -> dict[str, Any]:
     """config.json's `"flags"`: a `recipes.config.RunConfig`'s flag fields (those not marked
-    `metadata={"flag": False}`), or an argparse Namespace's public attributes; sorted by name."""
+    `metadata={"flag": False}`), or an argparse Namespace's public attributes; sorted by name.
+    A value `recipes.budget` chose from the data (`config.adapted`) reads as its default, so a
+    rerun, which has not read the data yet, matches it."""
     if dataclasses.is_dataclass(config):
         names = [f.name for f in dataclasses.fields(config) if f.metadata.get("flag", True)]
-        return {name: getattr(config, name) for name in sorted(names)}
+        adapted = getattr(config, "adapted", None) or {}
+        return {name: adapted[name]["default"] if name in adapted else getattr(config, name)
+                for name in sorted(names)}
     return {k: v for k, v in sorted(vars(config).items()) if not k.startswith("_")}
 
 

@@ -127,7 +127,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 import seqzoo  # noqa: E402
-from recipes import artifacts, baselines, rundir  # noqa: E402
+from recipes import artifacts, baselines, budget, rundir  # noqa: E402
 from recipes import config as run_config  # noqa: E402
 from recipes.config import RunConfig  # noqa: E402
 from recipes.data import DataError  # noqa: E402  (re-exported: recipes raise runner.DataError)
@@ -766,6 +766,14 @@ def check_data(args: RunConfig, data: TaskData) -> None:
                         "the model cannot learn to tell the classes apart")
 
 
+def adapt_to_data(recipe: Recipe, args: RunConfig, data: TaskData) -> None:
+    """The defaults that adapt to the data (recipes/budget.py: epochs, patience; the recipe's
+    `load` may have chosen others), recorded in `data.info["adapted"]` and printed."""
+    adapted = budget.adapt(recipe, args, data, steps_per_epoch(data, args))
+    if adapted:
+        say(args, f"{recipe.name}: adapted to the data: {budget.describe(adapted)}")
+
+
 def _lock_new_dir(lock: rundir.RunLock, recipe: Recipe, args: RunConfig, hparams, state: str) -> str:
     """Lock an --out this run has just created; re-inspect it (another run may have started there)."""
     if lock.held:
@@ -800,6 +808,7 @@ def run(recipe: Recipe, args: RunConfig, argv: Sequence[str]) -> dict[str, Any]:
         seed_run(args)
         data = recipe.load(args)
         check_data(args, data)
+        adapt_to_data(recipe, args, data)
         keras.utils.set_random_seed(args.seed)  # weights do not depend on what loading consumed
         model = build_model(recipe, args, data, hparams, strategy)
         recipe.prepare_model(model, args, data)

@@ -84,7 +84,7 @@ from typing import Any
 import keras
 import numpy as np
 
-from recipes import artifacts, flags, runner
+from recipes import artifacts, budget, flags, runner
 from recipes.data import audio
 from recipes.cli import main
 from recipes.config import RunConfig
@@ -153,6 +153,8 @@ class SpeechCommandsConfig(RunConfig):
         noise_prob: share of clips that get noise.
         export: `"litert"`, `"streaming"` or None.
         lr_schedule: a key of `SCHEDULES`.
+        patience: early-stopping patience on the validation loss (best weights kept);
+            0 = train every epoch (`recipes.budget` may choose it when --epochs is not given).
     """
 
     model: str = "deepspeech2"
@@ -174,6 +176,7 @@ class SpeechCommandsConfig(RunConfig):
     noise_prob: float = 0.8
     export: str | None = None
     lr_schedule: str = "cosine"
+    patience: int = 0
 
 
 class SpeechCommandsRecipe(Recipe):
@@ -200,6 +203,9 @@ class SpeechCommandsRecipe(Recipe):
                         "units": 64, "depth": 1, "dropout": 0.2},
         "cnn_lstm": {"filters": 64, "units": 64, "pool": "max"},
     }
+    # Without --epochs: at least 1,000 optimizer steps (FSDD's 20 epochs give more), the cosine
+    # decay spanning them, and early stopping when the budget adds epochs (recipes/budget.py).
+    training_budget = budget.TrainingBudget(min_steps=1000, max_epochs=60, patience=3)
     artifacts = (EXPORT_FILE, LABELS_FILE, LITERT_FILE, LITERT_INT8_FILE)
 
     def add_arguments(self, group: argparse._ArgumentGroup) -> None:
@@ -245,6 +251,11 @@ class SpeechCommandsRecipe(Recipe):
         group.add_argument("--lr-schedule", choices=tuple(SCHEDULES),
                            help="learning rate per epoch: cosine decay from --learning-rate to 0, "
                            "or constant (default: %(default)s)")
+        group.add_argument("--patience", type=flags.non_negative_int, metavar="N",
+                           help="stop after N epochs without a lower validation loss and keep the best "
+                           "weights; 0 = train every epoch " + self.default_text("patience")
+                           + "; without --epochs and --patience, small data gets more epochs and "
+                           "early stopping")
 
     def check_args(self, args: SpeechCommandsConfig) -> None:
         if args.n_mfcc > args.n_mels:
@@ -333,7 +344,11 @@ class SpeechCommandsRecipe(Recipe):
     def callbacks(self, args: SpeechCommandsConfig, data: TaskData) -> list[keras.callbacks.Callback]:
         schedule = SCHEDULES[args.lr_schedule]
         base, epochs = args.learning_rate, args.epochs
-        return [keras.callbacks.LearningRateScheduler(lambda epoch, lr=None: schedule(base, epoch, epochs))]
+        callbacks = [keras.callbacks.LearningRateScheduler(lambda epoch, lr=None: schedule(base, epoch, epochs))]
+        if args.patience:
+            callbacks.append(keras.callbacks.EarlyStopping(monitor="val_loss", patience=args.patience,
+                                                           restore_best_weights=True))
+        return callbacks
 
     def prepare_model(self, model: keras.Model, args: SpeechCommandsConfig, data: TaskData) -> None:
         if args.export == "streaming":  # refuse a model that reads the future before training it

@@ -391,6 +391,7 @@ def _run(recipe, args: RunConfig, argv: Sequence[str], lock: rundir.RunLock) -> 
     runner.seed_run(args)
     data = recipe.load(args)
     runner.check_data(args, data)
+    runner.adapt_to_data(recipe, args, data)  # recipes/budget.py: epochs etc. from the data
 
     def optimizer(learning_rate: float):
         # A per-step schedule spans a trial's largest budget (hyperband: --max-epochs).

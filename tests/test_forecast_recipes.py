@@ -158,7 +158,7 @@ def test_halve_schedule_keeps_rate_two_epochs_then_halves():
     assert [forecast.SCHEDULES["halve"](1.0, epoch) for epoch in range(5)] == [1, 1, 0.5, 0.25, 0.125]
     assert forecast.SCHEDULES["constant"](0.1, 7) == 0.1
     callbacks = forecast.ForecastRecipe().callbacks(
-        type("Args", (), {"lr_schedule": "halve", "learning_rate": 0.01, "patience": 2})(), None)
+        forecast.ForecastConfig(lr_schedule="halve", learning_rate=0.01, patience=2), None)
     assert callbacks[0].schedule(3, 0.5) == pytest.approx(0.0025)
     assert isinstance(callbacks[1], keras.callbacks.EarlyStopping) and callbacks[1].restore_best_weights
 

@@ -20,6 +20,7 @@ Example:
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import os
 import re
@@ -217,6 +218,27 @@ def fit_vectorizer(
     )
     vectorizer.adapt(tf.data.Dataset.from_tensor_slices(_as_strings(train_texts)).batch(1024).map(standardize))
     return vectorizer
+
+
+def token_statistics(texts: np.ndarray, *, ngrams: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """What `fit_vectorizer` would see: the count of every distinct 1..`ngrams`-gram of the
+    texts (after `standardize`, split on whitespace) and the number of words of each text.
+
+    >>> counts, words = token_statistics(np.array(["a b a", "b"]), ngrams=2)
+    >>> sorted(counts.tolist()), words.tolist()   # a, b; (a b), (b a)
+    ([1, 1, 2, 2], [3, 1])
+    """
+    counter: collections.Counter = collections.Counter()
+    words = []
+    batches = tf.data.Dataset.from_tensor_slices(_as_strings(texts)).batch(1024).map(standardize)
+    for batch in batches.as_numpy_iterator():
+        for item in batch:
+            tokens = item.split()
+            words.append(len(tokens))
+            counter.update(tokens)
+            for n in range(2, ngrams + 1):
+                counter.update(zip(*(tokens[i:] for i in range(n))))
+    return np.fromiter(counter.values(), np.int64, len(counter)), np.asarray(words, np.int64)
 
 
 def vectorize(
