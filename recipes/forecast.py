@@ -246,7 +246,7 @@ class ForecastRecipe(Recipe):
         }
         if table.duplicates_dropped:
             info["duplicate_rows_dropped"] = table.duplicates_dropped
-            runner._warn(args, f"dropped {table.duplicates_dropped} rows that repeat an earlier row exactly "
+            runner.warn(args, f"dropped {table.duplicates_dropped} rows that repeat an earlier row exactly "
                                f"(same date, same values); recorded in config.json as "
                                "data.duplicate_rows_dropped")
         return TaskData(

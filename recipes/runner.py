@@ -143,6 +143,7 @@ __all__ = [
     "command_line",
     "default_out",
     "say",
+    "warn",
     "seed_run",
     "Recipe",
     "RunPaths",
@@ -495,7 +496,7 @@ def _train(recipe, args, data, model, paths, strategy) -> dict[str, Any]:
 def _warn_if_diverged(args: RunConfig, history: dict[str, list[float]]) -> None:
     losses = history.get("loss", [])
     if losses and not np.isfinite(losses[-1]):
-        _warn(args, f"training diverged (loss {losses[-1]} in the last epoch); "
+        warn(args, f"training diverged (loss {losses[-1]} in the last epoch); "
                     f"lower --learning-rate (now {args.learning_rate:g})")
 
 
@@ -737,7 +738,7 @@ def say(args: RunConfig, text: str) -> None:
         print(text, flush=True)
 
 
-def _warn(args: RunConfig, text: str) -> None:
+def warn(args: RunConfig, text: str) -> None:
     """A warning line on stderr (also under --quiet: it may explain a bad result)."""
     prog = f"python -m recipes.{args.recipe_name}"
     print(f"{prog}: warning: {text}", file=sys.stderr, flush=True)
@@ -750,7 +751,7 @@ LARGE_LEARNING_RATE = 10.0
 def check_common(recipe: Recipe, args: RunConfig) -> None:
     """The checks of the shared flags that need no data (plain runs and --tune)."""
     if args.learning_rate > LARGE_LEARNING_RATE:
-        _warn(args, f"--learning-rate {args.learning_rate:g} is very large (above {LARGE_LEARNING_RATE:g}); "
+        warn(args, f"--learning-rate {args.learning_rate:g} is very large (above {LARGE_LEARNING_RATE:g}); "
                     "training will likely diverge")
 
 
@@ -762,7 +763,7 @@ def check_data(args: RunConfig, data: TaskData) -> None:
         if len(present) < 2:
             names = data.class_names or [str(i) for i in range(len(counts))]
             only = f"only {names[present[0]]!r}" if present else "none"
-            _warn(args, f"the training data holds a single class ({only}); "
+            warn(args, f"the training data holds a single class ({only}); "
                         "the model cannot learn to tell the classes apart")
 
 
