@@ -16,10 +16,10 @@ Rows (`--rows`, comma-separated; cheapest first):
 - `forecast-etth2`: the generic `recipes.forecast --csv ETTh2.csv --target OT` with its own
   defaults (MS, 96 -> 24, 70/10/20 split by time). Its model defaults (gru, 16 units) were
   chosen on ETTh1, so ETTh1 through `recipes.forecast` would not be unseen data; ETTh2 is;
-- `fsdd-lso`: FSDD with whole speakers held out: a folder of symlinks to the FSDD label folders
-  with its own lists (validation: every clip of `FSDD_VAL_SPEAKER`, test: every clip of
-  `FSDD_TEST_SPEAKER`, training: the other four speakers), built under the run folder; the
-  shared data is never written;
+- `fsdd-lso`, `fsdd-lso2`, `fsdd-lso3`: FSDD with whole speakers held out, three folds
+  (`FSDD_FOLDS`): a folder of symlinks to the FSDD label folders with its own lists
+  (validation: every clip of one speaker, test: every clip of another, training: the other
+  four), built beside the run folder (`<row>-data`); the shared data is never written;
 - `imdb-1k`, `imdb-2k`, `imdb-5k`: `recipes.imdb --limit N` (N training, N validation and N test
   reviews: `--limit` caps every split);
 - `mini-speech`: `recipes.speech_commands` on `mini_speech_commands` (8 words, its own
@@ -58,15 +58,16 @@ from _common import DEFAULT_DATA, HERE, ROOT, command_line, machine, now, write_
 
 from recipes import baselines  # noqa: E402
 
-FSDD_VAL_SPEAKER = "theo"
-FSDD_TEST_SPEAKER = "yweweler"
+# FSDD's six speakers in three folds (validation speaker, test speaker), fixed by name before any run:
+# every speaker is held out once.
+FSDD_FOLDS = {"fsdd-lso": ("theo", "yweweler"), "fsdd-lso2": ("george", "jackson"), "fsdd-lso3": ("lucas", "nicolas")}
 LIST_FILES = ("validation_list.txt", "testing_list.txt")
 
 # name -> (data folder or file under --data-root, recipe module, argv builder(data path))
 ROWS: dict[str, tuple[str, str, Callable[[str], list[str]]]] = {
     "etth2": ("ett", "recipes.ett", lambda d: ["--data-dir", d, "--dataset", "ETTh2"]),
     "forecast-etth2": ("ett/ETTh2.csv", "recipes.forecast", lambda d: ["--csv", d, "--target", "OT"]),
-    "fsdd-lso": ("fsdd", "recipes.speech_commands", lambda d: ["--data-dir", d]),
+    **{fold: ("fsdd", "recipes.speech_commands", lambda d: ["--data-dir", d]) for fold in FSDD_FOLDS},
     "imdb-1k": ("imdb", "recipes.imdb", lambda d: ["--data-dir", d, "--limit", "1000"]),
     "imdb-2k": ("imdb", "recipes.imdb", lambda d: ["--data-dir", d, "--limit", "2000"]),
     "imdb-5k": ("imdb", "recipes.imdb", lambda d: ["--data-dir", d, "--limit", "5000"]),
@@ -170,9 +171,10 @@ def row_command(name: str, data_root: str, run_dir: str, quick: bool) -> tuple[l
         raise BenchError(f"row {name}: {path} not found; pass --data-root DIR holding {sub} "
                          f"(or leave the row out with --rows)")
     notes: dict[str, Any] = {}
-    if name == "fsdd-lso":
-        lso = os.path.join(run_dir + "-data")
-        notes = leave_speakers_out(path, lso, val=[FSDD_VAL_SPEAKER], test=[FSDD_TEST_SPEAKER])
+    if name in FSDD_FOLDS:
+        lso = run_dir + "-data"
+        val, test = FSDD_FOLDS[name]
+        notes = leave_speakers_out(path, lso, val=[val], test=[test])
         path = lso
     argv = build(path)
     if quick:
@@ -268,7 +270,7 @@ def make_quick_data(root: str, seed: int = 0) -> None:
                 label = i % 2
                 text = " ".join(rng.choice(words[label] + ["movie", "the", "a", "plot"], size=12))
                 f.write(f"\"{text}\",{label}\n")
-    for folder, rate, labels, speakers in (("fsdd", 8000, ["0", "1", "2"], ["george", "jackson", FSDD_VAL_SPEAKER, FSDD_TEST_SPEAKER]),
+    for folder, rate, labels, speakers in (("fsdd", 8000, ["0", "1", "2"], sorted({s for fold in FSDD_FOLDS.values() for s in fold})),
                                            ("mini_speech_commands", 16000, ["go", "no", "up"], ["s1", "s2", "s3"])):
         for j, label in enumerate(labels):
             os.makedirs(os.path.join(root, folder, label), exist_ok=True)
@@ -345,7 +347,8 @@ def main(argv: list[str] | None = None) -> int:
                     continue
             with open(metrics_path) as f:
                 row = summarize(name, json.load(f))
-            row.update(command=shlex.join(["python", *command[1:]]).replace(ROOT + os.sep, ""),
+            finished = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(os.path.getmtime(metrics_path)))
+            row.update(command=shlex.join(["python", *command[1:]]).replace(ROOT + os.sep, ""), finished=finished,
                        wall_seconds=None if wall is None else round(wall, 1), **notes)
             results.append(row)
             print(f"{name}: test {row['metric']} {_fmt(row['test'])}, cheap {_fmt(row['cheap_value'])}, "
