@@ -206,7 +206,7 @@ def run_row(command: list[str], timeout: float, log_path: str) -> tuple[int | No
 # ----------------------------------------------------------------------------- table
 
 
-def _fmt(value: Any, metric: str = "accuracy") -> str:
+def _fmt(value: Any) -> str:
     if value is None:
         return "-"
     if isinstance(value, float):
