@@ -268,6 +268,29 @@ def test_augmentation_changes_features_not_labels_and_redraws_every_epoch(tmp_pa
     assert np.abs(epoch2[0] - epoch1[0]).mean() > 0.05  # new draw every epoch
     again = audio.make_datasets(splits, config, batch_size=32, seed=5, augment=audio.Augment())
     np.testing.assert_allclose(next(iter(again.train.as_numpy_iterator()))[0], epoch1[0], atol=1e-5)
+    # training only: validation and test features are those of the clean clips
+    for split in ("val", "test"):
+        for (xa, ya), (xc, yc) in zip(getattr(aug, split).as_numpy_iterator(), getattr(plain, split).as_numpy_iterator()):
+            np.testing.assert_array_equal(xa, xc)
+            np.testing.assert_array_equal(ya, yc)
+
+
+def test_spec_augment_zeroes_bounded_spans_of_frames_and_features():
+    x = np.ones((4, 50, 20), "float32")
+    settings = audio.Augment(time_masks=1, time_mask_ms=100, freq_masks=1, freq_mask_bands=4)
+    out = audio.mask_features(x, settings, 10.0, [7, 8]).numpy()
+    assert set(np.unique(out)) <= {0.0, 1.0}
+    np.testing.assert_array_equal(out, audio.mask_features(x, settings, 10.0, [7, 8]))  # stateless: repeatable
+    masked_frames = (out == 0).all(axis=2)  # (clips, frames): every feature of the frame is zero
+    masked_bands = (out == 0).all(axis=1)  # (clips, features)
+    for frames, bands in zip(masked_frames, masked_bands):
+        assert frames.sum() <= 10 and bands.sum() <= 4  # 100 ms at a 10 ms hop; 4 features
+        for span in (frames, bands):  # one mask each: one contiguous span
+            assert span.sum() == 0 or np.ptp(np.flatnonzero(span)) + 1 == span.sum()
+    assert masked_frames.sum() + masked_bands.sum() > 0
+    assert not np.array_equal(out, audio.mask_features(x, settings, 10.0, [7, 9]))
+    off = audio.Augment(time_masks=0, freq_masks=0)
+    np.testing.assert_array_equal(audio.mask_features(x, off, 10.0, [7, 8]), x)
 
 
 # ----------------------------------------------------------------------------- export

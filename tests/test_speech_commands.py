@@ -11,6 +11,7 @@ import tensorflow_datasets as tfds
 
 import recipes.data
 from recipes.data import DataError, audio
+from recipes.cli import parse
 from recipes.runner import main
 from recipes.speech_commands import SpeechCommandsRecipe, predict_files
 
@@ -110,11 +111,44 @@ def test_augment_mfcc_16khz_and_background_noise(tmp_path, capsys):
     assert run(argv) == 0
     config = json.loads((out / "config.json").read_text())
     assert config["task"]["seq_len"] == 26 and config["task"]["features"] == 13
-    assert config["data"]["augment"] == {"shift_ms": 100.0, "noise_probability": 0.8, "noise_volume": 0.1}
+    assert config["data"]["augment"] == {"shift_ms": 100.0, "noise_probability": 0.8, "noise_volume": 0.1,
+                                         "time_masks": 0, "time_mask_ms": 50.0, "freq_masks": 0, "freq_mask_bands": 5}
     assert config["data"]["noise_seconds"] == 2.0
     assert config["data"]["front_end"]["sample_rate"] == 16000
     assert json.loads((out / "metrics.json").read_text())["export_max_abs_diff"] < 1e-4
     assert "training into" in capsys.readouterr().out
+
+
+def test_augmentation_is_the_default_and_reaches_training_inputs_only(tmp_path):
+    """On by default (time shift; SpecAugment masks when asked); --no-augment turns it off. It
+    changes the training batches, never the validation/test ones, and the exported spotter
+    holds no augmentation: front end, normalisation and classifier only, deterministic."""
+    recipe = SpeechCommandsRecipe()
+    data = make_folder(tmp_path / "sc")
+    loaded = {}
+    masks = ["--time-masks", "1", "--freq-masks", "1"]
+    for name, flags in [("on", masks), ("off", ["--no-augment", *masks])]:
+        args = parse(recipe, ["--data-dir", str(data), "--seed", "3", *TINY, *flags])
+        loaded[name] = recipe.load(args)
+    assert loaded["on"].info["augment"]["time_masks"] == 1 and loaded["off"].info["augment"] is None
+    train = {name: next(iter(task.train.as_numpy_iterator())) for name, task in loaded.items()}
+    np.testing.assert_array_equal(train["on"][1], train["off"][1])  # same clips, same order
+    assert np.abs(train["on"][0] - train["off"][0]).mean() > 0.05
+    for split in ("val", "test"):
+        for (xa, _), (xb, _) in zip(getattr(loaded["on"], split), getattr(loaded["off"], split)):
+            np.testing.assert_array_equal(xa, xb)
+
+    out = tmp_path / "run"
+    assert run(["--data-dir", data, "--out", out, "--quiet", *TINY, *masks]) == 0
+    assert json.loads((out / "config.json").read_text())["data"]["augment"]["freq_masks"] == 1
+    spotter = keras.saving.load_model(out / "keyword_spotter.keras")
+    assert [layer.name for layer in spotter.layers[1:]] == ["front_end", "normalization", spotter.layers[-1].name]
+    assert isinstance(spotter.layers[-1], keras.Model)
+    waves = np.stack([w for w, _ in loaded["on"].extras["splits"].test.as_numpy_iterator()])
+    np.testing.assert_array_equal(spotter.predict(waves, verbose=0), spotter.predict(waves, verbose=0))
+    classifier = keras.saving.load_model(out / "model.keras")
+    clean = np.concatenate([x for x, _ in loaded["off"].test.as_numpy_iterator()])
+    np.testing.assert_allclose(spotter.predict(waves, verbose=0), classifier.predict(clean, verbose=0), atol=1e-5)
 
 
 def test_tfds_default_data_through_mock_data(tmp_path, monkeypatch):

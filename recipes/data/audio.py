@@ -26,7 +26,8 @@ The pipeline the speech recipe uses, each step usable on its own:
    per-channel normalisation on the **training** split only
    (`keras.layers.Normalization.adapt`) and, with `Augment`, re-computes the
    training features on the fly from cached waveforms with a random time shift
-   and background noise. `export_model` wraps a trained feature classifier
+   and background noise, then SpecAugment time/feature masks (`mask_features`;
+   training only, never in a model). `export_model` wraps a trained feature classifier
    into a model that takes raw waveforms.
 
 Example:
@@ -798,17 +799,29 @@ def dct_matrix(n_in: int, n_out: int) -> np.ndarray:
 
 @dataclasses.dataclass(frozen=True)
 class Augment:
-    """On-the-fly training augmentation of waveforms (as in the TF speech commands tutorial).
+    """On-the-fly training augmentation: waveforms (as in the TF speech commands tutorial),
+    then SpecAugment masks on the normalised features (Park et al. 2019, without time warping).
+
+    Training only: `make_datasets` applies it to the training split; nothing of it is
+    in the classifier or the exported raw-audio model.
 
     Args:
         shift_ms: random time shift in `[-shift_ms, shift_ms]`, zero filled.
         noise_probability: chance that a clip gets background noise.
         noise_volume: the noise gain is uniform in `[0, noise_volume]`.
+        time_masks: SpecAugment time masks per clip.
+        time_mask_ms: each time mask covers a uniform `[0, time_mask_ms]` of frames.
+        freq_masks: SpecAugment feature (mel band / MFCC) masks per clip.
+        freq_mask_bands: each feature mask covers a uniform `[0, freq_mask_bands]` features.
     """
 
     shift_ms: float = 100.0
     noise_probability: float = 0.8
     noise_volume: float = 0.1
+    time_masks: int = 2
+    time_mask_ms: float = 50.0
+    freq_masks: int = 2
+    freq_mask_bands: int = 5
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -852,6 +865,49 @@ def augment_waveform(waveform: Any, augment: Augment, sample_rate: int, noise: A
         waveform = waveform + use * volume * noise[start : start + length]
         waveform = tf.clip_by_value(waveform, -1.0, 1.0)
     return waveform
+
+
+def _mask_axis(batch: int, size: int, masks: int, width: int, seed: Any) -> tf.Tensor:
+    """`(batch, size)` float: 0 inside `masks` random spans of `[0, width]` positions, else 1."""
+    if masks <= 0 or width <= 0:
+        return tf.ones([batch, size])
+    width = min(width, size)
+    seeds = tf.random.experimental.stateless_split(tf.cast(seed, tf.int64), 2)
+    widths = tf.random.stateless_uniform([batch, masks, 1], seeds[0], 0, width + 1, dtype=tf.int32)
+    starts = tf.cast(
+        tf.random.stateless_uniform([batch, masks, 1], seeds[1]) * tf.cast(size - widths + 1, tf.float32), tf.int32
+    )
+    positions = tf.range(size)[None, None, :]
+    inside = (positions >= starts) & (positions < starts + widths)
+    return 1.0 - tf.cast(tf.reduce_any(inside, axis=1), tf.float32)
+
+
+def mask_features(features: Any, augment: Augment, hop_ms: float, seed: Any) -> tf.Tensor:
+    """SpecAugment time and feature masks on a batch of normalised features.
+
+    Masked values become 0: the training mean after normalisation.
+
+    Args:
+        features: `(batch, frames, features)` float32, normalised.
+        augment: the `Augment` settings (`time_masks`, `time_mask_ms`, `freq_masks`,
+            `freq_mask_bands`).
+        hop_ms: the frame step (turns `time_mask_ms` into frames).
+        seed: a stateless seed `(2,)` int.
+
+    Example:
+
+    >>> x = np.ones((2, 100, 40), "float32")
+    >>> out = mask_features(x, Augment(time_masks=1, time_mask_ms=100, freq_masks=0), 10.0, [3, 4])
+    >>> out.shape, bool((out.numpy() == 0).any(axis=-1).sum() <= 2 * 10)
+    (TensorShape([2, 100, 40]), True)
+    """
+    features = tf.convert_to_tensor(features, tf.float32)
+    batch, frames, bands = tf.shape(features)[0], features.shape[1], features.shape[2]
+    seeds = tf.random.experimental.stateless_split(tf.cast(seed, tf.int64), 2)
+    time_width = int(round(augment.time_mask_ms / hop_ms))
+    keep_time = _mask_axis(batch, frames, augment.time_masks, time_width, seeds[0])
+    keep_bands = _mask_axis(batch, bands, augment.freq_masks, augment.freq_mask_bands, seeds[1])
+    return features * keep_time[:, :, None] * keep_bands[:, None, :]
 
 
 @dataclasses.dataclass
@@ -975,8 +1031,14 @@ def make_datasets(
             return augment_waveform(w, augment, rate, noise, seed=example_seed), y
 
         train = tf.data.Dataset.zip((waveforms, seeds)).map(augmented, num_parallel_calls=autotune, deterministic=True)
-        train = train.batch(batch_size).map(
-            lambda w, y: normalize(front_end(w), y), num_parallel_calls=autotune, deterministic=True
+        batch_seeds = tf.data.Dataset.random(seed=seed + 1, rerandomize_each_iteration=True).batch(2)
+
+        def batch_features(pair: tuple[tf.Tensor, tf.Tensor], batch_seed: tf.Tensor):
+            x, y = normalize(front_end(pair[0]), pair[1])
+            return mask_features(x, augment, features.hop_ms, batch_seed), y
+
+        train = tf.data.Dataset.zip((train.batch(batch_size), batch_seeds)).map(
+            batch_features, num_parallel_calls=autotune, deterministic=True
         )
     return FeatureData(
         train=train.prefetch(autotune),
