@@ -219,6 +219,9 @@ class SpeechCommandsRecipe(Recipe):
         "deepspeech2": {"conv_layers": 1, "filters": 64, "kernel_size": 5, "stride": 2,
                         "units": 128, "depth": 1, "dropout": 0.2},
         "cnn_lstm": {"filters": 64, "units": 64, "pool": "max"},
+        # mingru (issue 15): max pooling over time instead of the last state; FSDD validation
+        # accuracy 0.997 against 0.990 (val loss 0.013 against 0.031), seed 42, library sizes.
+        "mingru": {"pool": "max"},
     }
     # Without --epochs: at least 1,000 optimizer steps (FSDD's 40 epochs give more), the cosine
     # decay spanning them, and early stopping when the budget adds epochs (recipes/budget.py).

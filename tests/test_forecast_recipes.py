@@ -262,3 +262,25 @@ def test_jena_cached_archive_is_used_offline(tmp_path, monkeypatch):
     with open(path, "rb") as extracted, open(source, "rb") as original:
         assert extracted.read() == original.read()
 
+
+
+# ----------------------------------------------------------------- per-model defaults
+
+
+def test_forecast_recipes_resolve_the_revival_models_to_their_forecast_sizes():
+    from recipes.runner import UsageError, resolve_hyperparameters
+
+    for recipe in (ett.EttRecipe(), forecast.ForecastRecipe(), jena_climate.JenaClimateRecipe()):
+        segrnn = resolve_hyperparameters(recipe, "segrnn", {})
+        assert (segrnn["channel_independent"], segrnn["dropout"], segrnn["units"]) == (True, 0.5, 128)
+        assert (resolve_hyperparameters(recipe, "mingru", {})["width"],
+                resolve_hyperparameters(recipe, "mingru", {})["depth"]) == (16, 1)
+        assert resolve_hyperparameters(recipe, "griffin", {})["units"] == 16
+        # --set still wins over the recipe's default
+        assert resolve_hyperparameters(recipe, "mingru", {"width": 32})["width"] == 32
+    # every entry names a registered model and only its keys (a typo raises), and takes effect
+    for model, values in forecast.ForecastRecipe.model_defaults.items():
+        resolved = resolve_hyperparameters(forecast.ForecastRecipe(), model, {})
+        assert {k: resolved[k] for k in values} == values, model
+    with pytest.raises(UsageError, match="width"):
+        resolve_hyperparameters(forecast.ForecastRecipe(), "hawk", {"width": 16})

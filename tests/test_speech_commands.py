@@ -290,3 +290,10 @@ def test_export_streaming_checks_a_causal_model_and_refuses_others_before_traini
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "--export streaming needs a causal model: bigru cannot stream: layer 'bigru_1'" in err
     assert not refused.exists()
+
+
+def test_mingru_defaults_to_max_pooling_and_set_still_wins():
+    from recipes.runner import resolve_hyperparameters
+
+    assert resolve_hyperparameters(SpeechCommandsRecipe(), "mingru", {})["pool"] == "max"
+    assert resolve_hyperparameters(SpeechCommandsRecipe(), "mingru", {"pool": "last"})["pool"] == "last"
