@@ -61,7 +61,7 @@ class RunConfig:
         strategy: the `tf.distribute` strategy name.
         mixed_precision: mixed precision policy.
         quiet: no progress output.
-        tune, tuner, max_trials, max_epochs, executions_per_trial, objective, space,
+        tune, tuner, max_trials, max_epochs, executions_per_trial, objective, space, trial_seconds,
         tuner_id, oracle_ip, oracle_port: the hyperparameter search (`recipes.tuning`).
         recipe_name: the recipe's name (error and warning lines); not a flag, not recorded.
         given: the names of the settings given (on the command line or to `resolve`); the
@@ -99,6 +99,7 @@ class RunConfig:
     executions_per_trial: int = 1
     objective: str = "val_loss"
     space: list[str] = dataclasses.field(default_factory=list)
+    trial_seconds: float | None = None
     tuner_id: str | None = None
     oracle_ip: str | None = None
     oracle_port: int | None = None

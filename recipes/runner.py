@@ -197,6 +197,10 @@ class Recipe:
     config_class: type[RunConfig] = RunConfig
     config_by_model: dict[str, dict[str, Any]] = {}
     model_defaults: dict[str, dict[str, Any]] = {}
+    # --tune searches the model's space shaped around the run's resolved defaults (recipes/tuning.py):
+    # a log-sampled range spans default/span .. default*span; {"*": span, NAME: span}, the model's
+    # declared width (centred) where none is given. Larger: wider searches; smaller: narrower.
+    tune_span: dict[str, float] = {}
     artifacts: tuple[str, ...] = ()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:

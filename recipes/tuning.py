@@ -4,21 +4,34 @@
     python -m recipes.ett --tune --model transformer --tuner hyperband --max-epochs 9 \\
         --objective val_mae --space width=32:128 --space heads=2,4 --out runs/ett-tune
 
-The search space is the model's own (`python -m seqzoo info MODEL`);
+The search space is the model's own (`python -m seqzoo info MODEL`), shaped
+around this run's defaults (the recipe's for the model, `--set`): every
+searched range contains the default, a log-sampled one centred on it
+(default/span .. default*span, clipped to the valid range; the span is the
+recipe's `tune_span` or the model's declared width), and the first trial is
+the default configuration, so the search can only match or improve on it.
 `--space KEY=LO:HI` (optionally `:log`/`:linear`) or `--space KEY=A,B,C`
 narrows, widens or adds a dimension (any hyperparameter of the model, or
-`learning_rate`), checked against its valid range. `--set KEY=VALUE` fixes a
-hyperparameter (it is not searched). Dependent dimensions (heads dividing the
-width) are sampled together, so every trial is a valid model.
+`learning_rate`), checked against its valid range, and is taken as given.
+`--set KEY=VALUE` fixes a hyperparameter (it is not searched). Dependent
+dimensions (heads dividing the width) are sampled together, so every trial is
+a valid model.
+
+A trial's training stops after `--trial-seconds S` (default: twice the
+default configuration's time per epoch, times the epochs a trial may train;
+`0`: no limit), so one huge configuration cannot eat the search; the cut
+epoch is still validated and the trial keeps its best score so far
+(trials.csv: `time_limit`, `stopped`).
 
 Every trial trains on the training split and is scored on the validation
 split (`--objective`, default `val_loss`; never a test metric). The run
 directory gets
 
     tuning/trials.csv     one row per trial: trial_id, status, score, epochs, seconds,
-                          tuner_id, the hyperparameters, from_trial (Hyperband), error
+                          tuner_id, the hyperparameters, time_limit, stopped,
+                          from_trial (Hyperband), error
     tuning/best.json      the best trial: score, hyperparameters, all model hyperparameters
-    tuning/settings.json  the search's flags (a rerun must match them)
+    tuning/settings.json  the search's flags (a rerun must match them), space, trial limit
     tuning/keras_tuner/   KerasTuner's oracle and trial checkpoints
 
 then the best configuration is trained for `--epochs` and evaluated on test
@@ -63,6 +76,7 @@ TUNERS = ("random", "bayesian", "hyperband")
 WORKER_WAIT_SECONDS = float(os.environ.get("SEQZOO_WORKER_WAIT", "600"))  # a worker waits this long for the chief
 SUBDIR = "tuning"
 PROJECT = "keras_tuner"
+TRIAL_TIME_FACTOR = 2.0  # --trial-seconds default: this many times the default trial's seconds per epoch
 
 # (field of RunConfig, flag) of every search setting: given without --tune they are an error.
 _FLAGS = (
@@ -72,6 +86,7 @@ _FLAGS = (
     ("executions_per_trial", "--executions-per-trial"),
     ("objective", "--objective"),
     ("space", "--space"),
+    ("trial_seconds", "--trial-seconds"),
     ("tuner_id", "--tuner-id"),
     ("oracle_ip", "--oracle-ip"),
     ("oracle_port", "--oracle-port"),
@@ -83,8 +98,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     which holds their defaults)."""
     group = parser.add_argument_group(
         "hyperparameter search (KerasTuner)",
-        "--tune searches the model's space (python -m seqzoo info MODEL) on the validation split, "
-        "writes OUT/tuning/trials.csv and best.json, then trains and tests the best configuration.",
+        "--tune searches the model's space (python -m seqzoo info MODEL), centred on this run's "
+        "defaults and starting with them, on the validation split, writes OUT/tuning/trials.csv "
+        "and best.json, then trains and tests the best configuration.",
     )
     group.add_argument("--tune", action="store_true", help="search hyperparameters, then train the best")
     group.add_argument("--tuner", choices=TUNERS,
@@ -100,6 +116,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--space", action="append", metavar="KEY=LO:HI|KEY=A,B,C",
                        help="narrow/widen/add a search dimension, repeatable, e.g. --space units=32:256 "
                        "--space pool=max,mean --space learning_rate=1e-4:1e-2:log")
+    group.add_argument("--trial-seconds", type=flags.non_negative_float, metavar="S",
+                       help=f"stop a trial's training after S seconds, keeping its best score so far "
+                       f"(default: {TRIAL_TIME_FACTOR:g}x the first trial's (the defaults') seconds per "
+                       "epoch, times the epochs a trial may train; 0: no limit)")
     group.add_argument("--tuner-id", metavar="ID",
                        help="distributed search: 'chief' serves the oracle, tuner0, tuner1, ... run trials "
                        "(or KERASTUNER_TUNER_ID)")
@@ -325,6 +345,28 @@ def leaderboard(rows: list[dict[str, Any]], names: Sequence[str], objective: str
 # ----------------------------------------------------------------------------- the search
 
 
+def _trial_limit(seconds: float | None):
+    """`--trial-seconds` -> `make_tuner(trial_seconds=)`: a number, none (0) or the relative default."""
+    from seqzoo import tuning as zt
+
+    if seconds is None:
+        return zt.relative_time_limit(TRIAL_TIME_FACTOR)
+    return seconds or None
+
+
+def _space_text(spec) -> str:
+    if spec.kind == "choice":
+        return "{" + ",".join(map(str, spec.search)) + "}"
+    return f"{_fmt(spec.search[0])}..{_fmt(spec.search[1])}" + (" log" if spec.sampling == "log" else "")
+
+
+def _limit_text(seconds: float | None) -> str:
+    if seconds is None:
+        return (f"{TRIAL_TIME_FACTOR:g} x the first trial's seconds per epoch x the epochs a trial may train "
+                "(the first trial: no limit)")
+    return f"{seconds:g} s" if seconds else "no limit"
+
+
 def _trial_fit(strategy):
     """`HyperModel.fit` for the recipes: train through `seqzoo.distribute.fit` (Hyperband's
     `initial_epoch` becomes the number of epochs still to run)."""
@@ -368,7 +410,7 @@ def _run(recipe, args: RunConfig, argv: Sequence[str], lock: rundir.RunLock) -> 
         raise UsageError("--max-epochs applies to --tuner hyperband only (other tuners train --epochs per trial)")
     space = parse_space(args.space)
     try:
-        zt.search_space(args.model, space, fixed=list(user_set))
+        zt.search_space(args.model, space, fixed=list(user_set), around=hparams, span=recipe.tune_span)
         if not args.objective.startswith("val_"):  # checked against the model's metrics after loading
             zt.make_objective(args.objective, ["loss", "accuracy", "mae"])  # raises the one-line error
     except zt.SpaceError as error:
@@ -403,6 +445,7 @@ def _run(recipe, args: RunConfig, argv: Sequence[str], lock: rundir.RunLock) -> 
             args.model, data.model_kwargs, space=space, fixed={k: hparams[k] for k in user_set if k in hparams},
             defaults=hparams, learning_rate=args.learning_rate, optimizer=optimizer,
             fit=_trial_fit(strategy), seed=args.seed, dtype_policy=policy,
+            centre=True, span=recipe.tune_span,
         )
         objective = zt.make_objective(args.objective, hypermodel.metric_names())
     except zt.SpaceError as error:
@@ -425,6 +468,8 @@ def _run(recipe, args: RunConfig, argv: Sequence[str], lock: rundir.RunLock) -> 
             "recipe": recipe.name, "model": args.model,
             "command": runner.command_line(recipe, argv, args.out), "flags": flags,
             "space": {k: v.describe() for k, v in hypermodel.space.items()},
+            "first_trial": hypermodel.default_values(),
+            "trial_seconds": _limit_text(args.trial_seconds),
         })
     trials_csv = os.path.join(tuning_dir, "trials.csv")
     names = list(hypermodel.space)
@@ -434,7 +479,7 @@ def _run(recipe, args: RunConfig, argv: Sequence[str], lock: rundir.RunLock) -> 
             args.tuner, hypermodel, objective=objective, max_trials=args.max_trials,
             max_epochs=args.max_epochs or args.epochs, executions_per_trial=args.executions_per_trial,
             directory=tuning_dir, project_name=PROJECT, overwrite=False,
-            distribution_strategy=strategy, seed=args.seed,
+            distribution_strategy=strategy, seed=args.seed, trial_seconds=_trial_limit(args.trial_seconds),
         )
 
     def recorded(tuner_, trial) -> None:
@@ -451,7 +496,11 @@ def _run(recipe, args: RunConfig, argv: Sequence[str], lock: rundir.RunLock) -> 
     runner.say(args, f"{recipe.name}: searching {args.model} ({args.tuner}, up to {args.max_trials} trials, "
                       f"{objective.name}){role} in {args.out}"
                       + (f"; {args.max_trials - remaining} trials done before" if remaining is not None
-                         and remaining < args.max_trials and state == "resume" else ""))
+                         and remaining < args.max_trials and state == "resume" else "")
+                      + "\n  space: " + "; ".join(f"{k} {_space_text(v)}" for k, v in hypermodel.space.items())
+                      + "\n  first trial, the defaults: " + " ".join(
+                          f"{k}={_fmt(v)}" for k, v in hypermodel.default_values().items())
+                      + f"\n  trial time limit: {_limit_text(args.trial_seconds)}")
     try:
         with quiet:
             tuner.search(data.train, validation_data=data.val, epochs=args.epochs,

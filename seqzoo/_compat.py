@@ -13,6 +13,7 @@ upper bounds in `pyproject.toml`.
 | `tuner_is_worker` | KerasTuner `BaseTuner._is_worker()` | `seqzoo.tuning` | a distributed worker records no trials |
 | `TunerSpaceHook` | KerasTuner `BaseTuner._populate_initial_space()` | `seqzoo.tuning` | declare the space once instead of building a model per conditional scope |
 | `retry_queue`, `set_retry_queue` | KerasTuner `Oracle._retry_queue` | `seqzoo.tuning` | a reloaded search never reruns a finished trial |
+| `FirstDrawHook` | KerasTuner `Oracle._random_values()` | `seqzoo.tuning` | the first configuration every oracle draws is the defaults |
 | `symbolic_build` | Keras `Trainer._symbolic_build(data_batch=)` | `seqzoo._multiworker` | create metric and optimizer state before the distributed step, as `fit` does |
 | `initial_epoch`, `reset_initial_epoch` | Keras `Trainer._initial_epoch` | `seqzoo._multiworker` | the epoch `BackupAndRestore` restored |
 | `run_through_graph` | Keras `Function._run_through_graph(inputs, operation_fn, call_fn)` | `seqzoo.streaming` | run a functional model's graph with a custom call per layer |
@@ -68,6 +69,27 @@ class TunerSpaceHook:
     def _populate_initial_space(self) -> None:
         if not self.populate_space():
             super()._populate_initial_space()  # type: ignore[misc]
+
+
+class FirstDrawHook:
+    """Mixed in before a KerasTuner oracle class: routes the first configuration it draws to
+    `first_values()`.
+
+    KerasTuner's random, Bayesian (initial points) and Hyperband (new bracket)
+    oracles all draw a fresh configuration through the private
+    `Oracle._random_values()`. While the oracle holds no trial, this hook asks
+    `first_values()` instead; `None` falls back to the random draw.
+    """
+
+    def first_values(self) -> dict | None:
+        return None
+
+    def _random_values(self) -> dict | None:
+        if not self.trials:  # type: ignore[attr-defined]
+            values = self.first_values()
+            if values is not None:
+                return values
+        return super()._random_values()  # type: ignore[misc]
 
 
 def retry_queue(oracle: Any) -> list | None:

@@ -57,6 +57,7 @@ from __future__ import annotations
 
 import dataclasses
 import gc
+import inspect
 import json
 import math
 import os
@@ -79,7 +80,9 @@ __all__ = [
     "clear_session",
     "make_objective",
     "make_tuner",
+    "relative_time_limit",
     "search_space",
+    "shape_dimension",
     "trial_rows",
 ]
 
@@ -186,22 +189,108 @@ def _override(name: str, spec: Param, value: Any) -> Param:
     raise SpaceError(f"{where}: give (lo, hi), a list of values or a text like '16:64'")
 
 
+def _span(span: float | Mapping[str, float] | None, name: str) -> float | None:
+    if isinstance(span, Mapping):
+        span = span.get(name, span.get("*"))
+    if span is not None and not span >= 1:
+        raise SpaceError(f"span={span!r} for {name}: a centred range reaches value/span..value*span; give span >= 1")
+    return span
+
+
+def _clip(spec: Int | Float, value: float, inner: float) -> float:
+    """`value` moved to the nearest valid value on its side of `inner` (a valid value)."""
+    if _valid(spec, value):
+        return value
+    bound = spec.low if value < inner else spec.high
+    if bound is not None and _valid(spec, bound):
+        return bound
+    end = spec.search[0] if value < inner else spec.search[1]  # an exclusive bound: the declared end
+    return end if (end - inner) * (value - inner) > 0 and _valid(spec, end) else inner
+
+
+def _holds(spec: Param, value: Any) -> bool:
+    """Whether `value` lies in `spec`'s search range (or among its searched values)."""
+    if value is None or not spec.search:
+        return False
+    if isinstance(spec, Choice):
+        return any(value == v and type(value) is type(v) for v in spec.search)
+    return not isinstance(value, bool) and isinstance(value, (int, float)) and \
+        spec.search[0] <= value <= spec.search[1] and _valid(spec, value)
+
+
+def _valid(spec: Param, value: Any) -> bool:
+    try:
+        spec.validate("x", value)
+    except ParamError:
+        return False
+    return True
+
+
+def shape_dimension(name: str, spec: Param, value: Any, span: float | None = None) -> Param | None:
+    """`spec`'s search range reshaped to contain `value` (e.g. a recipe's default); `None`: nothing left to search.
+
+    A log-sampled numeric range is centred on `value`: `value / span ..
+    value * span`, clipped to the valid range; `span` defaults to the square
+    root of the declared range's ratio (the declared width, centred). A
+    linear range, a log range around a value <= 0, or a choice is widened to
+    include `value`. A value outside the valid range, or `None`, leaves the
+    dimension as declared.
+
+    Example:
+
+    >>> from seqzoo import registry
+    >>> shape_dimension("units", registry.get("gru").params["units"], 16).describe()
+    'int, default 16, valid [1, 8192], search 4..64 (log)'
+    >>> shape_dimension("depth", registry.get("gru").params["depth"], 6).search
+    (1, 6)
+    """
+    if value is None or not spec.search or not _valid(spec, value):
+        return spec
+    if isinstance(spec, Choice):
+        values = tuple(spec.search)
+        if not any(value == v and type(value) is type(v) for v in values):
+            values = (*values, value)
+        return dataclasses.replace(spec, default=value, search=values)
+    low, high = spec.search
+    if spec.sampling == "log" and value > 0:
+        reach = span if span is not None else math.sqrt(high / low)
+        low, high = value / reach, value * reach
+        if isinstance(spec, Int):
+            low, high = math.floor(low + 0.5), math.floor(high + 0.5)
+        low, high = _clip(spec, low, value), _clip(spec, high, value)
+    else:
+        low, high = min(low, value), max(high, value)
+    if low == high:
+        return None
+    sampling = spec.sampling if low > 0 else "linear"
+    return dataclasses.replace(spec, default=value, search=(low, high), sampling=sampling)
+
+
 def search_space(
     model: str,
     space: Mapping[str, Any] | None = None,
     *,
     fixed: Sequence[str] = (),
+    around: Mapping[str, Any] | None = None,
+    span: float | Mapping[str, float] | None = None,
 ) -> dict[str, Param]:
     """The dimensions a search of `model` varies, each a Param with `.search` set.
 
     The model's declared search space, without the names in `fixed`, with
     `space` replacing or adding dimensions (any of the model's hyperparameters
-    or `learning_rate`).
+    or `learning_rate`). With `around` (e.g. a recipe's defaults), every
+    declared dimension not in `space` is shaped to contain its value there
+    (`shape_dimension`: log ranges centred on it, others widened to it), so
+    the search can find it; `space` is taken as given.
 
     Args:
         model: a registered model name.
         space: `{name: "LO:HI" | "LO:HI:log" | "A,B,C" | (lo, hi) | [a, b, c] | Param}`.
         fixed: names the caller fixes (not searched); naming one in `space` too is an error.
+        around: `{name: value}`: the values the declared dimensions must contain.
+        span: how far a centred log range reaches each side of its value
+            (`value / span .. value * span`): a number, or `{name: number, "*": number}`;
+            default: the square root of the declared range's ratio.
 
     Raises:
         SpaceError: unknown name, empty/inverted/out-of-range range, nothing to search.
@@ -210,6 +299,8 @@ def search_space(
 
     >>> sorted(search_space("gru", {"units": "16:64"}, fixed=["pool"]))
     ['depth', 'dropout', 'units']
+    >>> search_space("gru", around={"units": 16}, span=2)["units"].search
+    (8, 32)
     """
     entry = registry.get(model)
     space = dict(space or {})
@@ -229,7 +320,13 @@ def search_space(
     for name, spec in known.items():
         if name in space:
             result[name] = _override(name, spec, space[name])
+            if around is not None and _holds(result[name], around.get(name)):
+                result[name] = dataclasses.replace(result[name], default=around[name])  # as given, from the default
         elif spec.search and name not in fixed and name in entry.params:
+            if around is not None and name in around:
+                spec = shape_dimension(name, spec, around[name], _span(span, name))
+                if spec is None:
+                    continue
             result[name] = spec
     if not result:
         raise SpaceError(f"nothing to search: {model} declares no search space here; "
@@ -299,6 +396,10 @@ class SeqzooHyperModel(keras_tuner.HyperModel):
             (naming one in `space` too is an error).
         defaults: values of the hyperparameters that are not searched (e.g. a
             recipe's defaults); unlike `fixed`, they do not stop a search.
+        centre: shape the declared dimensions around `defaults` (`search_space(around=)`):
+            every searched range contains its default, which is then the
+            dimension's KerasTuner default (the first trial of `make_tuner`'s tuners).
+        span: how far a centred log range reaches (`search_space(span=)`).
         learning_rate: Adam's learning rate unless `learning_rate` is searched.
         optimizer: `fn(learning_rate) -> keras optimizer`; default Adam.
         loss, metrics: for `compile`; default `seqzoo.heads.loss_and_metrics`
@@ -336,6 +437,8 @@ class SeqzooHyperModel(keras_tuner.HyperModel):
         seed: int | None = None,
         dtype_policy: str | None = None,
         name: str | None = None,
+        centre: bool = False,
+        span: float | Mapping[str, float] | None = None,
     ) -> None:
         super().__init__(name=name or f"seqzoo_{model}")
         self.model_name = model
@@ -353,7 +456,8 @@ class SeqzooHyperModel(keras_tuner.HyperModel):
         except ParamError as error:
             raise SpaceError(str(error)) from None
         self.learning_rate = float(base.pop("learning_rate", learning_rate))
-        self.space = search_space(model, space, fixed=list(fixed or {}))
+        around = {**base, "learning_rate": self.learning_rate} if centre else None
+        self.space = search_space(model, space, fixed=list(fixed or {}), around=around, span=span)
         # Keyword arguments of every build besides the searched ones.
         self.fixed = {k: v for k, v in base.items() if k not in self.space}
         self.constraints = registry.get(model).constraints
@@ -446,15 +550,27 @@ class SeqzooHyperModel(keras_tuner.HyperModel):
             return Choice(options[0], tuple(options), search=tuple(options))
         if isinstance(spec, Int) and spec.sampling == "linear":
             step = options[1] - options[0]
-            return dataclasses.replace(spec, search=(options[0], options[-1]), step=step, default=None)
+            default = spec.default if spec.default in options else None
+            return dataclasses.replace(spec, search=(options[0], options[-1]), step=step, default=default)
         if isinstance(spec, Int):
-            options = _log_grid(options)
+            grid = _log_grid(options)
+            options = sorted({*grid, spec.default}) if spec.default in options else grid  # the default stays
         default = spec.default if spec.default in options else options[0]
         return Choice(default, tuple(options), search=tuple(options))
 
     def values(self, hp: Any) -> dict[str, Any]:
         """The searched values of a trial (`hp`): model hyperparameters and `learning_rate`."""
         return {k: v for k, v in self.declare_hyperparameters(hp).items() if v is not None}
+
+    def default_values(self) -> dict[str, Any]:
+        """The configuration of the first trial (`make_tuner(defaults_first=True)`): every dimension's default.
+
+        Example:
+
+        >>> SeqzooHyperModel("gru", defaults={"units": 16}, centre=True).default_values()["units"]
+        16
+        """
+        return self.values(keras_tuner.HyperParameters())
 
     def decode(self, values: Mapping[str, Any]) -> dict[str, Any]:
         """KerasTuner's active values (e.g. `trial.hyperparameters.values`) by hyperparameter name.
@@ -588,11 +704,72 @@ def _write_json(path: str, obj: Any) -> None:
     os.replace(tmp, path)
 
 
-class _SeqzooTuner(_compat.TunerSpaceHook):
-    """Mixed into KerasTuner's tuners: cheap space set-up, trial records, per-trial cleanup."""
+class _TimeLimit(keras.callbacks.Callback):
+    """Stops training once `deadline` (`time.perf_counter()`) has passed, after the current batch;
+    Keras still validates the cut epoch, so the trial keeps its best score so far."""
 
+    def __init__(self, deadline: float) -> None:
+        super().__init__()
+        self.deadline = deadline
+        self.stopped = False
+
+    def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
+        if time.perf_counter() > self.deadline:
+            self.model.stop_training = True
+            self.stopped = True
+
+    def __deepcopy__(self, memo: Any) -> "_TimeLimit":
+        return self  # KerasTuner copies a trial's callbacks per execution; the deadline is the trial's
+
+
+class _DefaultsFirst(_compat.FirstDrawHook):
+    """Mixed into KerasTuner's oracles: the first configuration drawn is every dimension's default
+    (`SeqzooHyperModel(centre=True)`: the run's own defaults); then the oracle's own draws."""
+
+    defaults_first = True
+
+    def first_values(self) -> dict[str, Any] | None:
+        if not self.defaults_first:
+            return None
+        hps = keras_tuner.HyperParameters()
+        for hp in self.hyperparameters.space:
+            hps.merge([hp])
+            if hps.is_active(hp):
+                hps.values[hp.name] = hp.default
+        return hps.values
+
+
+class _RandomSearchOracle(_DefaultsFirst, keras_tuner.oracles.RandomSearchOracle):
+    pass
+
+
+class _BayesianOptimizationOracle(_DefaultsFirst, keras_tuner.oracles.BayesianOptimizationOracle):
+    pass
+
+
+class _HyperbandOracle(_DefaultsFirst, keras_tuner.oracles.HyperbandOracle):
+    pass
+
+
+class _SeqzooTuner(_compat.TunerSpaceHook):
+    """Mixed into KerasTuner's tuners: the defaults as first trial, cheap space set-up, a per-trial
+    time limit, trial records, per-trial cleanup."""
+
+    oracle_class: type = _RandomSearchOracle
     on_trial_recorded: Callable[[Any, Any], None] | None = None
+    trial_seconds: float | Callable[[Any, Any, int | None], float | None] | None = None
     _gradients_before: frozenset[str] | None = None
+
+    def __init__(self, hypermodel: Any = None, *, defaults_first: bool = True,
+                 trial_seconds: float | Callable[[Any, Any, int | None], float | None] | None = None,
+                 **kwargs: Any) -> None:
+        # KerasTuner's RandomSearch/BayesianOptimization/Hyperband __init__ only builds its oracle
+        # and passes the rest to Tuner: build ours (the same oracle, defaults first) instead.
+        accepted = inspect.signature(self.oracle_class.__init__).parameters
+        oracle = self.oracle_class(**{k: kwargs.pop(k) for k in list(kwargs) if k in accepted and k != "self"})
+        oracle.defaults_first = defaults_first
+        self.trial_seconds = trial_seconds
+        keras_tuner.Tuner.__init__(self, oracle, hypermodel, **kwargs)
 
     def populate_space(self) -> bool:
         if not isinstance(self.hypermodel, SeqzooHyperModel):
@@ -607,9 +784,39 @@ class _SeqzooTuner(_compat.TunerSpaceHook):
         super().on_trial_begin(trial)
         self._gradients_before = custom_gradients()
 
+    def time_limit(self, trial: Any, epochs: int | None = None) -> float | None:
+        """This trial's training time limit in seconds (`trial_seconds`; None: no limit);
+        `epochs`: the epochs it may train."""
+        limit = self.trial_seconds(self, trial, epochs) if callable(self.trial_seconds) else self.trial_seconds
+        return float(limit) if limit else None
+
+    def first_trial_record(self) -> dict[str, Any] | None:
+        """The record (`seqzoo_trial.json`: seconds, epochs, ...) of the search's first trial, once it ran."""
+        ids = []
+        for entry in os.listdir(self.project_dir) if os.path.isdir(self.project_dir) else []:
+            if entry.startswith("trial_") and entry[len("trial_"):].isdigit():
+                ids.append(entry[len("trial_"):])
+        if not ids:
+            return None
+        path = os.path.join(self.project_dir, f"trial_{min(ids, key=int)}", TRIAL_FILE)
+        try:
+            with open(path) as handle:
+                return json.load(handle)
+        except (OSError, ValueError):
+            return None
+
     def run_trial(self, trial: Any, *args: Any, **kwargs: Any) -> Any:
         start = time.perf_counter()
         record = {"trial_id": trial.trial_id, "tuner_id": self.tuner_id, "epochs": None}
+        values = trial.hyperparameters.values
+        epochs = (values["tuner/epochs"] - values.get("tuner/initial_epoch", 0) if "tuner/epochs" in values
+                  else kwargs.get("epochs"))
+        limit = self.time_limit(trial, epochs)
+        stopper = None
+        if limit is not None:
+            stopper = _TimeLimit(start + limit)
+            kwargs["callbacks"] = [*kwargs.get("callbacks", []), stopper]
+            record["time_limit"] = round(limit, 3)
         try:
             results = super().run_trial(trial, *args, **kwargs)
             epochs = [len(getattr(r, "epoch", []) or []) for r in results] if isinstance(results, list) else []
@@ -618,6 +825,7 @@ class _SeqzooTuner(_compat.TunerSpaceHook):
             return results
         finally:
             record["seconds"] = round(time.perf_counter() - start, 3)
+            record["stopped"] = "time" if stopper is not None and stopper.stopped else None
             _write_json(os.path.join(self.get_trial_dir(trial.trial_id), TRIAL_FILE), record)
 
     def on_trial_end(self, trial: Any) -> None:
@@ -627,16 +835,52 @@ class _SeqzooTuner(_compat.TunerSpaceHook):
             self.on_trial_recorded(self, trial)
 
 
+def relative_time_limit(factor: float = 2.0) -> Callable[[Any, Any, int | None], float | None]:
+    """A `trial_seconds` policy for `make_tuner`: `factor` times the first trial's seconds per epoch
+    (with `defaults_first`: the default configuration), times the epochs a trial may train.
+
+    The first trial itself, and every trial while the first has no usable record
+    (still running, failed, cut), runs without a limit.
+
+    Example:
+
+    >>> policy = relative_time_limit(2.0)
+    >>> class Done:  # a tuner whose first trial trained 4 epochs in 100 s
+    ...     def first_trial_record(self): return {"trial_id": "0", "seconds": 100.0, "epochs": 4}
+    >>> policy(Done(), None, 6)
+    300.0
+    """
+    if not factor > 0:
+        raise SpaceError(f"relative_time_limit(factor={factor!r}): give a factor > 0")
+
+    def limit(tuner: Any, trial: Any, epochs: int | None) -> float | None:
+        record = tuner.first_trial_record()
+        if not record or (trial is not None and record.get("trial_id") == trial.trial_id):
+            return None
+        seconds, done = record.get("seconds"), record.get("epochs")
+        if not seconds or not done or record.get("stopped"):
+            return None
+        return factor * seconds / done * (epochs or done)
+
+    return limit
+
+
 class RandomSearch(_SeqzooTuner, keras_tuner.RandomSearch):
-    """`keras_tuner.RandomSearch` with seqzoo's trial records and memory cleanup."""
+    """`keras_tuner.RandomSearch` with seqzoo's defaults-first trial, time limit, records and cleanup."""
+
+    oracle_class = _RandomSearchOracle
 
 
 class BayesianOptimization(_SeqzooTuner, keras_tuner.BayesianOptimization):
-    """`keras_tuner.BayesianOptimization` (needs scikit-learn) with seqzoo's records and cleanup."""
+    """`keras_tuner.BayesianOptimization` (needs scikit-learn) with seqzoo's defaults first, limit, records."""
+
+    oracle_class = _BayesianOptimizationOracle
 
 
 class Hyperband(_SeqzooTuner, keras_tuner.Hyperband):
-    """`keras_tuner.Hyperband` with seqzoo's trial records and memory cleanup."""
+    """`keras_tuner.Hyperband` with seqzoo's defaults-first trial, time limit, records and cleanup."""
+
+    oracle_class = _HyperbandOracle
 
 
 TUNERS: dict[str, type] = {
@@ -659,6 +903,8 @@ def make_tuner(
     overwrite: bool = False,
     distribution_strategy: Any = None,
     seed: int | None = None,
+    defaults_first: bool = True,
+    trial_seconds: float | Callable[[Any], float | None] | None = None,
     **kwargs: Any,
 ) -> keras_tuner.Tuner:
     """A KerasTuner tuner of `kind` (`"random"`, `"bayesian"` or `"hyperband"`).
@@ -676,6 +922,14 @@ def make_tuner(
             project is reloaded (finished trials are never rerun) unless `overwrite`.
         distribution_strategy: every trial is built and trained under it.
         seed: the oracle's sampling seed.
+        defaults_first: the first trial is every dimension's default (with
+            `SeqzooHyperModel(centre=True)`, the caller's defaults), then the
+            oracle's own draws (random; Bayesian initial points; a Hyperband bracket).
+        trial_seconds: a trial's training stops after this many seconds (after the
+            batch running then; the cut epoch is still validated, so the trial keeps
+            its best score so far): a number, or `fn(tuner, trial, epochs) -> seconds | None`
+            asked as each trial starts (e.g. `relative_time_limit(2)`); `None`: no limit. Recorded in trial_rows
+            (`time_limit`, `stopped`).
         **kwargs: passed to the tuner (e.g. `num_initial_points`, `factor`).
 
     Raises:
@@ -693,7 +947,8 @@ def make_tuner(
     options: dict[str, Any] = dict(
         hypermodel=hypermodel, objective=objective, executions_per_trial=executions_per_trial,
         directory=directory, project_name=project_name, overwrite=overwrite,
-        distribution_strategy=distribution_strategy, seed=seed, **kwargs,
+        distribution_strategy=distribution_strategy, seed=seed, defaults_first=defaults_first,
+        trial_seconds=trial_seconds, **kwargs,
     )
     if kind == "hyperband":
         if not max_epochs or max_epochs < 1:
@@ -736,6 +991,7 @@ def trial_rows(tuner: keras_tuner.Tuner, names: Sequence[str] | None = None) -> 
 
     Columns: `trial_id`, `status`, `score`, `epochs`, `seconds`, `tuner_id`,
     then one per hyperparameter (`names`, default: the hypermodel's space),
+    `time_limit` (seconds; empty: none), `stopped` (`time`: the limit cut its training),
     `from_trial` (Hyperband continues an earlier trial's weights) and `error`
     (the last line of a failed trial's error).
     """
@@ -768,6 +1024,8 @@ def trial_rows(tuner: keras_tuner.Tuner, names: Sequence[str] | None = None) -> 
             "tuner_id": record.get("tuner_id"),
         }
         row.update({name: values.get(name) for name in names})
+        row["time_limit"] = record.get("time_limit")
+        row["stopped"] = record.get("stopped")
         row["from_trial"] = values.get("tuner/trial_id")
         message = (trial.message or "").strip().splitlines()
         row["error"] = message[-1] if message and trial.status != "COMPLETED" else None

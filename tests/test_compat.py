@@ -125,6 +125,23 @@ def test_a_reloaded_oracle_retries_its_ongoing_trials_from_the_retry_queue(tmp_p
     assert again.oracle.create_trial("tuner0").trial_id != trial.trial_id
 
 
+def test_first_draw_hook_replaces_the_first_random_draw_of_every_oracle():
+    for base in (keras_tuner.oracles.RandomSearchOracle, keras_tuner.oracles.BayesianOptimizationOracle,
+                 keras_tuner.oracles.HyperbandOracle):
+        class First(_compat.FirstDrawHook, base):
+            def first_values(self):
+                return {"units": 3}
+
+        options = {"max_epochs": 2} if base is keras_tuner.oracles.HyperbandOracle else {"max_trials": 5}
+        oracle = First(objective="val_loss", seed=1, **options)
+        space = keras_tuner.HyperParameters()
+        space.Int("units", 1, 30)
+        oracle.update_space(space)
+        assert oracle._random_values() == {"units": 3}  # no trial yet: the hook's values
+        oracle.trials["0"] = object()
+        assert any(oracle._random_values() != {"units": 3} for _ in range(5))  # then KerasTuner's own draws
+
+
 # ----------------------------------------------------------------------------- Keras
 
 

@@ -101,6 +101,116 @@ def test_space_overrides_narrow_widen_and_add():
     assert tuning.search_space("gru", {"depth": [1, 3]})["depth"].search == (1, 3)
 
 
+def _recipes():
+    from recipes.ett import EttRecipe
+    from recipes.imdb import ImdbRecipe
+    from recipes.speech_commands import SpeechCommandsRecipe
+
+    return EttRecipe(), ImdbRecipe(), SpeechCommandsRecipe()
+
+
+@pytest.mark.parametrize("model", seqzoo.list_models())
+def test_searched_ranges_contain_each_recipes_defaults(model):
+    """Every searched dimension contains the run's resolved default, which is also the first trial's value."""
+    for recipe in _recipes():
+        hparams = runner.resolve_hyperparameters(recipe, model, {})
+        hypermodel = tuning.SeqzooHyperModel(model, defaults=hparams, centre=True, span=recipe.tune_span)
+        assert hypermodel.space, (recipe.name, model)
+        for name, spec in hypermodel.space.items():
+            if spec.kind == "choice":
+                assert hparams[name] in spec.search, (recipe.name, model, name)
+            else:
+                assert spec.search[0] <= hparams[name] <= spec.search[1], (recipe.name, model, name, spec)
+                assert spec.search[0] < spec.search[1]
+        assert hypermodel.default_values() == {k: hparams[k] for k in hypermodel.space}, (recipe.name, model)
+
+
+def test_ranges_are_centred_on_the_recipe_default_not_the_models_generic_space():
+    from recipes.ett import EttRecipe
+
+    assert not 32 <= 16 <= 512 and tuning.search_space("gru")["units"].search == (32, 512)  # the generic one
+    hparams = runner.resolve_hyperparameters(EttRecipe(), "gru", {})
+    assert hparams["units"] == 16
+    space = tuning.search_space("gru", around=hparams)
+    assert space["units"].search == (4, 64) and space["units"].sampling == "log"  # 16 / 4 .. 16 * 4
+    assert space["depth"].search == (1, 4)  # linear: as declared, it holds the default
+    assert tuning.search_space("gru", around={"units": 16}, span={"*": 2})["units"].search == (8, 32)
+    assert tuning.search_space("gru", around={"units": 3000})["units"].search == (750, 8192)  # clipped: valid <= 8192
+    assert tuning.search_space("gru", around={"depth": 7})["depth"].search == (1, 7)  # widened to the default
+    assert tuning.search_space("gru", around={"units": 1}, span=1.2) == tuning.search_space("gru", fixed=["units"])
+    assert tuning.search_space("gru", {"units": "32:64"}, around={"units": 16})["units"].search == (32, 64)  # as given
+    assert tuning.search_space("gru", {"units": "8:64"}, around={"units": 16})["units"].default == 16
+    transformer = tuning.SeqzooHyperModel("transformer", defaults={"width": 32, "heads": 2, "ff_dim": 64},
+                                          centre=True)
+    assert transformer.default_values()["width"] == 32  # kept in the heads=2 grid of widths
+    with pytest.raises(tuning.SpaceError, match="span >= 1"):
+        tuning.search_space("gru", around={"units": 16}, span=0.5)
+
+
+@pytest.mark.parametrize("kind", ["random", "bayesian", "hyperband"])
+def test_the_first_trial_is_the_default_configuration(tmp_path, kind):
+    defaults = {"width": 32, "heads": 2, "ff_dim": 64, "depth": 1, "dropout": 0.1}
+    hypermodel = tuning.SeqzooHyperModel("transformer", {"inputs": "tokens", "vocab_size": 20},
+                                         defaults=defaults, centre=True)
+    tuner = tuning.make_tuner(kind, hypermodel, max_trials=5, max_epochs=3, directory=str(tmp_path), seed=7)
+    assert tuner.populate_space()
+    first = tuner.oracle.create_trial("tuner0")
+    assert hypermodel.decode(first.hyperparameters.values) == defaults
+    tuner.oracle.update_trial(first.trial_id, {"val_loss": 1.0})
+    tuner.oracle.end_trial(first.trial_id, "COMPLETED")
+    second = tuner.oracle.create_trial("tuner0")
+    assert hypermodel.decode(second.hyperparameters.values) != defaults  # then the oracle's own draws
+
+    off = tuning.make_tuner(kind, hypermodel, max_trials=5, max_epochs=3, directory=str(tmp_path / "off"),
+                            seed=7, defaults_first=False)
+    off.populate_space()
+    assert hypermodel.decode(off.oracle.create_trial("tuner0").hyperparameters.values) != defaults
+
+
+class _Slow(keras.callbacks.Callback):
+    def on_train_batch_end(self, batch, logs=None):
+        import time
+
+        time.sleep(0.05)
+
+
+def test_the_trial_time_limit_stops_a_slow_trial_keeping_its_score(tmp_path):
+    x = np.random.default_rng(0).normal(size=(64, 4, 2)).astype("float32")
+    data = tf.data.Dataset.from_tensor_slices((x, x[:, -1:, :1])).batch(4)  # 16 batches of 0.05 s an epoch
+    hypermodel = tuning.SeqzooHyperModel(
+        "gru", {"inputs": "series", "seq_len": 4, "features": 2, "head": "forecast", "horizon": 1, "targets": 1},
+        fixed={"units": 4, "depth": 1, "pool": "last"}, space={"dropout": "0:0.2"})
+    tuner = tuning.make_tuner("random", hypermodel, objective="val_loss", max_trials=1, directory=str(tmp_path),
+                              trial_seconds=lambda tuner_, trial, epochs: 0.5 if epochs == 50 else None)
+    tuner.search(data, validation_data=data, epochs=50, callbacks=[_Slow()], verbose=0)
+    row, = tuning.trial_rows(tuner)
+    assert row["status"] == "COMPLETED" and row["score"] is not None  # the cut epoch was validated
+    assert row["stopped"] == "time" and row["time_limit"] == 0.5 and row["epochs"] < 50
+    assert row["seconds"] < 20
+
+
+def test_the_relative_time_limit_follows_the_first_trial():
+    policy = tuning.relative_time_limit(2.0)
+
+    class Tuner:
+        record = None
+
+        def first_trial_record(self):
+            return self.record
+
+    class Trial:
+        trial_id = "1"
+
+    tuner = Tuner()
+    assert policy(tuner, Trial(), 6) is None  # the first trial has not run: no limit
+    tuner.record = {"trial_id": "1", "seconds": 30.0, "epochs": 3}
+    assert policy(tuner, Trial(), 6) is None  # the first trial itself (rerun on resume): no limit
+    tuner.record = {"trial_id": "0", "seconds": 30.0, "epochs": 3}
+    assert policy(tuner, Trial(), 6) == 120.0 and policy(tuner, Trial(), 1) == 20.0
+    tuner.record = {"trial_id": "0", "seconds": 30.0, "epochs": 3, "stopped": "time"}
+    assert policy(tuner, Trial(), 6) is None
+
+
 @pytest.mark.parametrize("space, fixed, message", [
     ({"units": "64:8"}, (), "inverted range (64 > 8)"),
     ({"units": "8:8"}, (), "empty range"),
@@ -292,6 +402,11 @@ def test_random_search_then_best_trained_like_a_normal_run(tmp_path, capsys):
     assert {r["status"] for r in rows} == {"COMPLETED"} and {r["epochs"] for r in rows} == {"1"}
     assert list(rows[0])[:6] == ["trial_id", "status", "score", "epochs", "seconds", "tuner_id"]
     assert all(2 <= int(r["units"]) <= 6 and r["depth"] in ("1", "2") for r in rows)
+    assert (rows[0]["units"], rows[0]["depth"], rows[0]["pool"]) == ("4", "1", "last")  # the toy's defaults first
+    assert rows[0]["time_limit"] == "" and all(float(r["time_limit"]) > 0 for r in rows[1:])
+    settings = read_json(out / "tuning" / "settings.json")
+    assert settings["first_trial"] == {"units": 4, "depth": 1, "dropout": 0.0, "pool": "last"}
+    assert "first trial's seconds per epoch" in settings["trial_seconds"]
     best = read_json(out / "tuning" / "best.json")
     assert best["score"] == pytest.approx(min(float(r["score"]) for r in rows))
     assert best["objective"] == "val_loss" and best["direction"] == "min"
@@ -367,6 +482,9 @@ def test_resume_never_reruns_a_finished_trial(tmp_path, capsys):
     rows = _rows(out)
     assert [r["trial_id"] for r in rows] == ["0", "1", "2"] and {r["status"] for r in rows} == {"COMPLETED"}
     assert (out / "tuning" / "keras_tuner" / "trial_0" / "seqzoo_trial.json").read_text() == first
+    record = json.loads(first)
+    limit = 2 * record["seconds"] / record["epochs"] * 1  # the resumed trials' limit: from the first trial's record
+    assert [float(r["time_limit"]) for r in rows[1:]] == [pytest.approx(limit, abs=1e-3)] * 2
     oracle = json.loads((out / "tuning" / "keras_tuner" / "oracle.json").read_text())
     assert sorted(oracle["end_order"]) == ["0", "1", "2"]
 
@@ -408,3 +526,13 @@ def test_search_flags_need_tune(tmp_path, capsys):
     out = tmp_path / "run"
     assert runner.main(ToyRecipe(), ["--out", str(out), "--space", "units=2:4"]) == 2
     assert "--space needs --tune" in capsys.readouterr().err and not out.exists()
+    assert runner.main(ToyRecipe(), ["--out", str(out), "--trial-seconds", "5"]) == 2
+    assert "--trial-seconds needs --tune" in capsys.readouterr().err and not out.exists()
+
+
+def test_trial_seconds_flag_fixes_or_lifts_the_limit(tmp_path):
+    out = tmp_path / "run"
+    assert _tune(out, "--max-trials", "1", "--trial-seconds", "300", *SMALL) == 0
+    assert [r["time_limit"] for r in _rows(out)] == ["300.0"]  # the first trial too
+    assert read_json(out / "tuning" / "settings.json")["trial_seconds"] == "300 s"
+    assert recipe_tuning._trial_limit(0) is None and recipe_tuning._limit_text(0) == "no limit"
