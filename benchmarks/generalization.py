@@ -50,7 +50,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import wave
 from typing import Any, Callable
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -237,19 +236,12 @@ def table(rows: list[dict[str, Any]]) -> str:
 # ----------------------------------------------------------------------------- quick data
 
 
-def _write_wav(path: str, samples: list[float], rate: int) -> None:
-    with wave.open(path, "wb") as f:
-        f.setnchannels(1)
-        f.setsampwidth(2)
-        f.setframerate(rate)
-        f.writeframes(b"".join(int(max(-1.0, min(1.0, s)) * 32767).to_bytes(2, "little", signed=True)
-                               for s in samples))
-
-
 def make_quick_data(root: str, seed: int = 0) -> None:
     """Tiny data in the layouts of `ROWS` under `root`: ett/ETTh2.csv, imdb/{train,test}.csv,
     fsdd/ (3 digits x 4 speakers x 3 takes, 8 kHz), mini_speech_commands/ (3 words, 16 kHz)."""
     import numpy as np
+
+    from recipes.data.audio import write_wav  # imports TensorFlow: only --quick needs it
 
     rng = np.random.default_rng(seed)
     os.makedirs(os.path.join(root, "ett"), exist_ok=True)
@@ -278,7 +270,7 @@ def make_quick_data(root: str, seed: int = 0) -> None:
                 for take in range(3):
                     freq = 300.0 * (j + 1) * (1 + 0.05 * take)
                     samples = [0.3 * math.sin(2 * math.pi * freq * s / rate) for s in range(rate // 4)]
-                    _write_wav(os.path.join(root, folder, label, f"{speaker}_nohash_{take}.wav"), samples, rate)
+                    write_wav(os.path.join(root, folder, label, f"{speaker}_nohash_{take}.wav"), samples, rate)
     mini = os.path.join(root, "mini_speech_commands")
     with open(os.path.join(mini, "validation_list.txt"), "w") as f:
         f.write("".join(f"{label}/s2_nohash_{k}.wav\n" for label in ("go", "no", "up") for k in range(3)))
