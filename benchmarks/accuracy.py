@@ -82,7 +82,7 @@ def runs(suite: str, quick: bool, models: list[str] | None,
     raise ValueError(suite)
 
 
-DATA_SUBDIR = {"recipes.imdb": "imdb", "recipes.speech_commands": "fsdd", "recipes.ett": "ett"}
+DATA_SUBDIR = {"recipes.imdb": "imdb", "recipes.pretrain": "imdb", "recipes.speech_commands": "fsdd", "recipes.ett": "ett"}
 
 
 def _history(path: str) -> dict[str, list[float]]:
@@ -122,7 +122,8 @@ def run_one(label: str, module: str, extra: list[str], args) -> dict:
         "examples_per_second": metrics["examples_per_second"],
         "wall_seconds": wall,
     }
-    for key in ("test_accuracy", "test_loss", "test_mse", "test_mae", "baseline_mse", "baseline_mae"):
+    for key in ("test_accuracy", "test_loss", "test_mse", "test_mae", "baseline_mse", "baseline_mae",
+                "test_perplexity", "test_masked_accuracy"):
         if key in metrics:
             row[key] = round(float(metrics[key]), 4)
     for key in ("val_accuracy", "val_loss"):
@@ -130,7 +131,7 @@ def run_one(label: str, module: str, extra: list[str], args) -> dict:
             values = history[key]
             row[f"best_{key}"] = round(max(values) if key.endswith("accuracy") else min(values), 4)
             row[f"last_{key}"] = round(values[-1], 4)
-    shown = {k: row[k] for k in ("test_accuracy", "test_mse", "test_mae", "baseline_mse") if k in row}
+    shown = {k: row[k] for k in ("test_accuracy", "test_mse", "test_mae", "baseline_mse", "test_perplexity") if k in row}
     print(f"[{label}] {shown} train {row['train_seconds']:.0f} s, {row['params']:,d} params", flush=True)
     return row
 
@@ -175,14 +176,19 @@ def main(argv=None) -> int:
     start = time.perf_counter()
     rows = [run_one(label, module, extra, args) for label, module, extra in planned]
     wall = round(time.perf_counter() - start, 1)
+    return write_rows(args.json, rows, wall, benchmark="accuracy", anchors=ANCHORS)
+
+
+def write_rows(path: str, rows: list[dict], wall: float, **header) -> int:
+    """Merge `rows` into the JSON file at `path` by run label (earlier rows of other runs kept); exit code."""
     previous = {}
-    if os.path.isfile(args.json):
-        with open(args.json) as f:
+    if os.path.isfile(path):
+        with open(path) as f:
             previous = {r["label"]: r for r in json.load(f).get("rows", [])}
     previous.update({r["label"]: r for r in rows})
-    write_json(args.json, {
-        "benchmark": "accuracy", "date": now(), "command": command_line(), "machine": machine(),
-        "wall_seconds_last_invocation": wall, "anchors": ANCHORS, "rows": list(previous.values()),
+    write_json(path, {
+        **header, "date": now(), "command": command_line(), "machine": machine(),
+        "wall_seconds_last_invocation": wall, "rows": list(previous.values()),
     })
     print(f"wall {wall:.0f} s", flush=True)
     return 0 if all("error" not in r for r in rows) else 1

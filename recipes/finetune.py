@@ -22,7 +22,8 @@ that file with `import recipes.finetune` first, or with `compile=False` (plain
 
 A mismatch (other model, other widths, a vocabulary that is not the run's,
 longer sequences than the learned positions) is a `UsageError` (one line,
-exit 2) raised before the run directory is created.
+exit 2) raised before the run directory is created; a `--seq-len` left at its
+default becomes the learned length instead (`PretrainedRun.fit_seq_len`).
 """
 
 from __future__ import annotations
@@ -117,17 +118,29 @@ class PretrainedRun:
     def seq_len(self) -> int | None:
         return self.config.get("data", {}).get("seq_len")
 
-    def check_seq_len(self, seq_len: int) -> None:
-        """Refuse sequences longer than the positions the run learned (models with `PositionEmbedding`)."""
+    def fit_seq_len(self, args: RunConfig) -> None:
+        """Keep `args.seq_len` within the positions the run learned (models with `PositionEmbedding`).
+
+        Left at the recipe's default, `--seq-len` becomes the run's pre-training
+        length (recorded in `config.adapted`, as `recipes.budget` records its
+        choices); given longer on the command line, it is a `UsageError`.
+        """
         from seqzoo.layers import PositionEmbedding
 
+        from recipes import budget
+
         learned = any(isinstance(layer, PositionEmbedding) for layer in self.model.layers)
-        if learned and self.seq_len and seq_len > self.seq_len:
-            raise UsageError(
-                f"--seq-len {seq_len} exceeds the {self.seq_len} positions {self.config['model']} learned in "
-                f"--init {self.path} (learned position embeddings); pass --seq-len {self.seq_len} or "
-                "pretrain with a longer --seq-len"
-            )
+        if not (learned and self.seq_len and args.seq_len > self.seq_len):
+            return
+        if budget.is_default(args, "seq_len"):
+            budget.choose(args, "seq_len", self.seq_len,
+                          f"the positions {self.config['model']} learned in --init {self.path}")
+            return
+        raise UsageError(
+            f"--seq-len {args.seq_len} exceeds the {self.seq_len} positions {self.config['model']} learned in "
+            f"--init {self.path} (learned position embeddings); pass --seq-len {self.seq_len} or "
+            "pretrain with a longer --seq-len"
+        )
 
 
 def load_weights(model: keras.Model, run: PretrainedRun) -> list[str]:

@@ -167,7 +167,7 @@ class ImdbRecipe(Recipe):
                 raise runner.UsageError("--init does not combine with --tune: the trials would start from scratch")
             if args.ngrams != 1:
                 raise runner.UsageError(f"--init {args.init}: the pretrained vocabulary holds words; pass --ngrams 1")
-            self.pretrained.check_seq_len(args.seq_len)
+            self.pretrained.fit_seq_len(args)
 
     def load(self, args: ImdbConfig) -> TaskData:
         raw = text.read_splits(args.data_dir, class_names=CLASS_NAMES, tfds_name=TFDS_NAME, hint=OFFLINE_HINT)

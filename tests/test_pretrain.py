@@ -215,3 +215,9 @@ def test_fine_tuning_refuses_a_missing_run_and_longer_sequences_than_learned_pos
     assert main(ImdbRecipe(), argv) == 2
     assert "--seq-len 50 exceeds the 12 positions gpt learned" in capsys.readouterr().err
     assert not (gpt / "ft").exists()
+    # --seq-len left at its default (800): the learned 12 positions, recorded as an adapted choice
+    argv = argv[:argv.index("--seq-len")] + argv[argv.index("--seq-len") + 2:] + ["--epochs", "1", "--limit", "40"]
+    assert main(ImdbRecipe(), argv) == 0
+    metrics = read_json(gpt / "ft" / "metrics.json")
+    assert metrics["data"]["seq_len"] == 12
+    assert read_json(gpt / "ft" / "config.json")["flags"]["seq_len"] == 800  # the default: a rerun matches
