@@ -108,6 +108,16 @@ def test_keep_float_leaves_the_named_layers_unquantised(tmp_path):
         to_litert(model, tmp_path / "n.tflite", representative_data=[inputs(8)], int8=True, keep_float=["nowhere"])
 
 
+def test_an_all_mlstm_xlstm_exports_with_its_chunkwise_form(tmp_path):
+    # export sets the mLSTM's unroll: its scan over chunks would not convert
+    keras.utils.set_random_seed(1)
+    model = seqzoo.build("xlstm", inputs="frames", seq_len=5, features=FEATURES, num_classes=3, units=16,
+                         heads=2, depth=1, mlstm_per_slstm=1, chunk_size=2)
+    x = inputs(seq_len=5)
+    got = predict_litert(to_litert(model, tmp_path / "xlstm.tflite"), x)
+    np.testing.assert_allclose(got, model.predict(x, verbose=0), atol=1e-4)
+
+
 # The models the README lists as not exportable, with the op that stops each: a user gets the
 # one-line LiteRTExportError, never a file with Flex ops. (When one starts to export, move it
 # to FAMILIES and its README row to the first table.)

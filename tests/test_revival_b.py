@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 import keras
+import tensorflow as tf
 
 import seqzoo
 from seqzoo.layers import MambaMixer, MLSTMMixer, RWKVChannelMix, RWKVTimeMix, SLSTMMixer, TokenShift
@@ -15,6 +16,7 @@ BATCH, TIME, WIDTH = 2, 9, 8
 LAYERS = {
     "mamba": lambda: MambaMixer(state_size=4, expand=2, conv_width=3),
     "mlstm": lambda: MLSTMMixer(heads=2, conv_width=3),
+    "mlstm_chunkwise": lambda: MLSTMMixer(heads=2, conv_width=3, chunk_size=4),  # TIME = 9: 3 chunks, 3 padded steps
     "slstm": lambda: SLSTMMixer(heads=2, conv_width=3),
     "slstm_no_conv": lambda: SLSTMMixer(heads=4, conv_width=0),
     "rwkv_time_mix": lambda: RWKVTimeMix(block=1, depth=3),
@@ -80,6 +82,7 @@ def test_config_round_trip_keeps_outputs(name):
 SMALL = [
     ("mamba", dict(width=16, state_size=4)),
     ("xlstm", dict(units=16, depth=3, heads=2, mlstm_per_slstm=1)),
+    ("xlstm", dict(units=16, depth=1, heads=2, mlstm_per_slstm=1, chunk_size=3)),
     ("rwkv", dict(units=16, ffn_expand=2)),
 ]
 
@@ -150,6 +153,59 @@ def test_mlstm_parallel_form_stays_finite_with_large_gate_inputs():
     assert np.isfinite(parallel).all()
     stepped, _ = _stepped(layer, x)
     np.testing.assert_allclose(stepped, parallel, atol=1e-4, rtol=1e-4)
+
+
+def _mlstm_pair(chunk_size, x, unroll=False):
+    """A quadratic-form MLSTMMixer and a chunkwise one with the same weights."""
+    quadratic = MLSTMMixer(heads=2, chunk_size=None)
+    chunkwise = MLSTMMixer(heads=2, chunk_size=chunk_size, unroll=unroll)
+    quadratic(x), chunkwise(x)
+    chunkwise.set_weights(quadratic.get_weights())
+    return quadratic, chunkwise
+
+
+@pytest.mark.parametrize("chunk_size,unroll", [(1, False), (2, False), (4, False), (8, False), (4, True)])
+def test_mlstm_chunkwise_form_equals_the_quadratic_form_with_right_padding(chunk_size, unroll):
+    x = _inputs(8)
+    mask = np.ones((BATCH, TIME), bool)
+    mask[0, 4:] = False
+    quadratic, chunkwise = _mlstm_pair(chunk_size, x, unroll)
+    for m in (None, mask):
+        np.testing.assert_allclose(np.asarray(chunkwise(x, mask=m)), np.asarray(quadratic(x, mask=m)), atol=1e-5)
+
+
+def test_mlstm_chunkwise_form_runs_in_a_graph_with_unknown_time_and_stays_finite_with_large_gates():
+    x = _inputs(9, scale=30.0)
+    quadratic, chunkwise = _mlstm_pair(4, x)
+    for layer in (quadratic, chunkwise):
+        layer.input_gate.bias.assign(np.full((2,), 40.0, "float32"))  # exp(40) overflows without the stabiliser
+    spec = [tf.TensorSpec((None, None, WIDTH)), tf.TensorSpec((None, None), tf.bool)]
+    graph = tf.function(lambda x, mask: chunkwise(x, mask=mask), input_signature=spec)
+    mask = np.ones((BATCH, TIME), bool)
+    mask[1, 6:] = False
+    got = np.asarray(graph(x, mask))
+    assert np.isfinite(got).all()
+    np.testing.assert_allclose(got, np.asarray(quadratic(x, mask=mask)), atol=1e-4, rtol=1e-4)
+    unrolled = MLSTMMixer(heads=2, chunk_size=4, unroll=True)
+    with pytest.raises(ValueError, match="unroll=True needs a known sequence length"):
+        tf.function(unrolled, input_signature=spec[:1])(x)
+
+
+@pytest.mark.parametrize("bad", [0, -2, 2.5, True, "64"])
+def test_mlstm_rejects_a_chunk_size_that_is_not_a_positive_integer(bad):
+    with pytest.raises(ValueError, match="chunk_size=.* must be a positive integer \\(or None"):
+        MLSTMMixer(chunk_size=bad)
+
+
+def test_xlstm_with_a_chunk_size_saves_and_loads_in_safe_mode(tmp_path):
+    model = seqzoo.build("xlstm", inputs="frames", features=3, num_classes=2, units=8, depth=1, heads=2, chunk_size=2)
+    x = np.random.default_rng(10).normal(size=(2, 5, 3)).astype("float32")
+    model.save(tmp_path / "m.keras")
+    loaded = keras.saving.load_model(tmp_path / "m.keras", safe_mode=True)
+    assert [layer.chunk_size for layer in loaded.layers if isinstance(layer, MLSTMMixer)] == [2]
+    np.testing.assert_allclose(np.asarray(loaded(x)), np.asarray(model(x)), atol=1e-6)
+    with pytest.raises(ValueError, match="chunk_size=0 is out of range"):
+        seqzoo.build("xlstm", units=8, chunk_size=0)
 
 
 def test_mlstm_rejects_heads_that_do_not_divide_the_inner_width():

@@ -21,6 +21,9 @@ _PARAMS = stack_params(
                         "(0: all sLSTM; >= depth: all mLSTM)"),
     expand=Int(2, low=1, high=8, search=(1, 4), help="mLSTM up-projection factor"),
     conv_width=Int(4, low=1, high=32, help="steps the causal convolutions read"),
+    # Speed only (the outputs do not depend on it), so not searched.
+    chunk_size=Int(64, low=1, high=8192, allow_none=True,
+                   help="mLSTM steps per chunk of the chunkwise-parallel form (None: quadratic in time)"),
 )
 
 
@@ -54,13 +57,13 @@ def _gated_ffn(width, name):
     constraints=(Divides("heads", "units"),),
     tags=("parallel_scan", "causal", "gated"),
 )
-def xlstm(x, *, units, depth, heads, mlstm_per_slstm, expand, conv_width, dropout, pool):
+def xlstm(x, *, units, depth, heads, mlstm_per_slstm, expand, conv_width, chunk_size, dropout, pool):
     norm = keras.layers.LayerNormalization
     x = to_width(x, units)
     for i in range(depth):
         name = f"block_{i + 1}"
         if not is_slstm(i, mlstm_per_slstm):  # mLSTM: pre-up-projection block
-            mixer = MLSTMMixer(heads=heads, expand=expand, conv_width=conv_width,
+            mixer = MLSTMMixer(heads=heads, expand=expand, conv_width=conv_width, chunk_size=chunk_size,
                                qkv_blocksize=math.gcd(4, expand * units), name=f"{name}_mlstm")
             x = prenorm_residual(x, mixer, norm=norm, dropout=dropout, name=name)
             continue
