@@ -44,7 +44,12 @@ built-in Keras layer: it loads in safe mode; `spotter.export(DIR)` writes a
 SavedModel for serving). `--export litert` adds `keyword_spotter.tflite`
 (float32) and `keyword_spotter_int8.tflite` (LiteRT builtin ops only; see
 `seqzoo.export.to_litert`), checked against the Keras model on the test split
-(`litert_*` in `metrics.json`). `--export streaming` (causal models: rnn, lstm,
+(`litert_*` in `metrics.json`); for a causal model also
+`keyword_spotter_streaming.tflite`, float32: one call takes 20 ms of audio and
+the carried state as tensors, returns the scores and the new state
+(`recipes.streaming_litert`), checked chunk by chunk against the streaming
+spotter (`litert_streaming_*`); a model that reads the future gets no
+streaming file, and `litert_streaming_skipped` says why. `--export streaming` (causal models: rnn, lstm,
 gru, the causal revival models) checks the streaming spotter
 (`recipes.streaming_spotter.StreamingSpotter`: 20 ms chunks in, a score per
 chunk, state carried) against the whole-clip model on the test split and times
@@ -99,6 +104,8 @@ from recipes.runner import DataError, Recipe, TaskData
 EXPORT_FILE = "keyword_spotter.keras"
 LITERT_FILE = "keyword_spotter.tflite"
 LITERT_INT8_FILE = "keyword_spotter_int8.tflite"
+LITERT_STREAMING_FILE = "keyword_spotter_streaming.tflite"  # causal models: 20 ms chunks, state carried
+STREAMING_CHECK_CLIPS = 8  # test clips the streaming file is compared on, chunk by chunk
 REPRESENTATIVE_CLIPS = 200  # training clips that calibrate the int8 quantisation
 # The int8 file keeps the feature front end and the normalisation float32: a power
 # spectrum spans ~10 decades, which one int8 scale flattens (a small FSDD spotter agreed
@@ -206,7 +213,8 @@ class SpeechCommandsRecipe(Recipe):
         "speech_commands/. Default: TFDS speech_commands (12 classes), downloaded once.\n"
         "--keywords w1,w2,...: keep those words, every other word folder becomes _unknown_, _silence_\n"
         "clips are added. The run directory adds keyword_spotter.keras (raw audio in, probabilities\n"
-        "out) and labels.txt; --export litert adds keyword_spotter.tflite and keyword_spotter_int8.tflite;\n"
+        "out) and labels.txt; --export litert adds keyword_spotter.tflite and keyword_spotter_int8.tflite\n"
+        "(and keyword_spotter_streaming.tflite for a causal model: 20 ms chunks, state carried as tensors);\n"
         "--export streaming checks a causal model streaming 20 ms chunks (streaming_* metrics)."
     )
     config_class = SpeechCommandsConfig
@@ -470,7 +478,59 @@ def export_litert(spotter: keras.Model, run_dir: str, *, representative: np.ndar
         metrics[f"{key}_agreement"] = float(np.mean(got == expected))
         metrics[f"{key}_bytes"] = os.path.getsize(path)
         metrics[f"{key}_ms_per_clip"] = 1000 * (time.perf_counter() - start) / len(clips)
+    metrics.update(export_streaming_litert(spotter, run_dir, test=test))
     return metrics
+
+
+def export_streaming_litert(spotter: keras.Model, run_dir: str, *, test: np.ndarray, chunk_ms: float = 20.0) -> dict:
+    """Write the streaming LiteRT file of a causal spotter and check it chunk by chunk.
+
+    Args:
+        spotter: the raw-audio model (`keyword_spotter.keras`).
+        run_dir: where `keyword_spotter_streaming.tflite` goes.
+        test: test waveforms; the first `STREAMING_CHECK_CLIPS`, cut to whole chunks, are
+            streamed through the file and through `StreamingSpotter`.
+        chunk_ms: audio per call of the file.
+
+    Returns:
+        `litert_streaming_*` metrics: chunk samples, bytes, the largest per-chunk score
+        difference from `StreamingSpotter.process`, and the median milliseconds of one call
+        (batch 1). A model that reads the future gets no file, only
+        `litert_streaming_skipped` (the reason, one line); that is not an error.
+
+    Raises:
+        DataError: a causal model whose streaming graph does not convert to builtin ops.
+    """
+    from recipes.streaming_litert import LiteRTStreamingSpotter, streaming_litert  # noqa: PLC0415
+    from recipes.streaming_spotter import StreamingError, StreamingSpotter  # noqa: PLC0415
+    from seqzoo.export import LiteRTExportError  # noqa: PLC0415
+
+    try:
+        python = StreamingSpotter(spotter)
+    except StreamingError as error:
+        return {"litert_streaming_skipped": str(error)}
+    path = os.path.join(run_dir, LITERT_STREAMING_FILE)
+    try:
+        streaming_litert(spotter, path, chunk_ms=chunk_ms)
+    except LiteRTExportError as error:
+        raise DataError(f"--export litert (streaming file): {error}") from None
+    stream = LiteRTStreamingSpotter(path)
+    chunk = stream.chunk_samples
+    clips = test[:STREAMING_CHECK_CLIPS, : test.shape[1] // chunk * chunk]
+    expected, _ = python.run(clips, chunk)
+    got = stream.run(clips)
+    stream.reset(1)
+    seconds = []
+    for begin in range(0, clips.shape[1], chunk):
+        start = time.perf_counter()
+        stream.process(clips[:1, begin : begin + chunk])
+        seconds.append(time.perf_counter() - start)
+    return {
+        "litert_streaming_chunk_samples": int(chunk),
+        "litert_streaming_bytes": os.path.getsize(path),
+        "litert_streaming_max_abs_diff": float(np.max(np.abs(got - expected))),
+        "litert_streaming_ms_per_chunk_p50": float(1000 * np.median(seconds)),
+    }
 
 
 def predict_files(run_dir: str, paths: list[str], *, model: str = EXPORT_FILE) -> list[dict[str, Any]]:

@@ -275,14 +275,19 @@ class Streamer:
 
     # -- one step
 
-    def step(self, x_t, states: list):
+    def step(self, x_t, states: list, mask=None):
         """One time step: `x_t` is `(batch,)` token ids or `(batch, features)`.
+
+        `mask` (optional, `(batch,)` bool): where False the step is skipped, every
+        state carried unchanged (as a padding token id 0 is).
 
         Returns `(outputs, new_states)`; outputs are the model's outputs after
         this step (e.g. class probabilities given the sequence so far).
         """
         x_t = ops.convert_to_tensor(x_t)
-        mask = ops.not_equal(x_t, 0) if self._tokens else None
+        if self._tokens:
+            tokens = ops.not_equal(x_t, 0)
+            mask = tokens if mask is None else ops.logical_and(ops.cast(mask, "bool"), tokens)
         by_layer = self._split(list(states))
         new_by_layer: dict[int, list] = {}
         adapters = {id(layer): adapter for layer, adapter in self._layers}

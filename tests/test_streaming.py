@@ -39,6 +39,12 @@ def test_step_model_matches_step_and_frames_forecast_stream():
     y, new_state = streamer.step(x[:, 0], state)
     np.testing.assert_allclose(exported[0], y, atol=1e-6)
     np.testing.assert_allclose(exported[1], new_state[0], atol=1e-6)
+    # an explicit mask skips a frame step: the masked example's state is carried unchanged
+    _, masked = streamer.step(x[:, 1], new_state, mask=np.array([True, False]))
+    _, unmasked = streamer.step(x[:, 1], new_state)
+    np.testing.assert_allclose(masked[0][0], unmasked[0][0], atol=1e-6)
+    np.testing.assert_array_equal(masked[0][1], new_state[0][1])
+    assert not np.allclose(unmasked[0][1], new_state[0][1])
 
 
 @pytest.mark.parametrize("name,kwargs,layer", [

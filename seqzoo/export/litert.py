@@ -66,6 +66,18 @@ def _time_steps(model: keras.Model) -> None:
             )
 
 
+def _has_unroll(model: keras.Model) -> bool:
+    """Whether a layer of `model` (nested ones included) has `unroll` in its config."""
+    for layer in model._flatten_layers(include_self=False):
+        try:
+            config = layer.get_config()
+        except NotImplementedError:  # a layer without a config: not a recurrent layer of Keras or seqzoo
+            continue
+        if _unroll_config(copy.deepcopy(config)):
+            return True
+    return False
+
+
 def unrolled(model: keras.Model) -> keras.Model:
     """A copy of a functional `model` whose recurrent layers run unrolled, same weights.
 
@@ -82,6 +94,8 @@ def unrolled(model: keras.Model) -> keras.Model:
     Returns:
         The unrolled model, or `model` itself when it has no recurrent layer.
     """
+    if not _has_unroll(model):
+        return model  # nothing to unroll (and a layer without a config need not be cloned)
     pairs = []
 
     def clone(layer: keras.layers.Layer) -> keras.layers.Layer:

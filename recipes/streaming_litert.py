@@ -1,0 +1,222 @@
+"""A LiteRT keyword spotter that streams: one chunk of audio and the carried state in, scores and
+the new state out.
+
+`streaming_litert(spotter, path)` writes the raw-audio spotter of
+`recipes.data.audio.export_model` (`keyword_spotter.keras`) as a LiteRT file
+(float32, builtin ops only) that computes what `recipes.streaming_spotter.StreamingSpotter`
+computes per `process` call, with the state as explicit tensors, so a phone or
+microcontroller can run it with any LiteRT interpreter and a few buffers.
+`LiteRTStreamingSpotter(path)` runs such a file from Python, carrying the state.
+
+The file (`signature "serving_default"`; `F` = FFT length, `H` = hop,
+`h = F // 2`, `C` = chunk samples, a whole number `k = C / H` of hops and more
+than `h`; `r = (-h) mod H`; `L = F - H + r`):
+
+    input   audio      (batch, C)       float32   the next C samples, in [-1, 1]
+    input   tail       (batch, L)       float32   state: the last L samples (zeros at the start)
+    input   started    (batch, 1)       float32   state: 0 before the first chunk, 1 after
+    input   state_i    (batch, ...)     float32   state: the classifier's carried tensors, in
+                                                  `seqzoo.streaming.Streamer` order (zeros at the
+                                                  start: the first call sets the classifier's own
+                                                  initial state, e.g. a max pool's -1e9)
+    output  scores     (batch, classes) float32   probabilities given the audio so far
+    output  new_tail, new_started, new_state_i: the state for the next call (same shapes)
+
+Each call computes the `k` STFT frames the chunk completes (frame `t` is centred
+on sample `t * H` and reaches `h` samples ahead, so a score lags the audio by `h`
+samples) and steps the classifier over them. On the first call (`started = 0`)
+the tail is replaced by the centred STFT's left pad (samples `1..h` of the chunk,
+reflected) and the frames before frame 0 are masked (the classifier state is
+carried through them). So after every chunk the file's scores equal
+`StreamingSpotter.process`'s on the same chunks (to float round-off), which is the
+whole-clip model's classifier run on the frames completed so far. The file does
+not do `StreamingSpotter.finish()`: the whole-clip model's last `ceil(h / H)`
+frames read the right pad (the clip's end reflected), which a live stream never
+has; the caller that needs the whole-clip output exactly runs the `.keras` or the
+whole-clip `.tflite` on the clip.
+
+Example:
+
+>>> import numpy as np, os, tempfile, seqzoo
+>>> from recipes.data import audio
+>>> from recipes.streaming_spotter import StreamingSpotter
+>>> features = audio.FeatureConfig(sample_rate=8000, clip_seconds=0.25, n_mels=8)
+>>> gru = seqzoo.build("gru", inputs="frames", seq_len=features.num_frames, features=8,
+...                    num_classes=3, units=4)
+>>> spotter = audio.raw_audio_model(gru, features, np.zeros(8), np.ones(8))
+>>> path = streaming_litert(spotter, os.path.join(tempfile.mkdtemp(), "stream.tflite"))
+>>> stream = LiteRTStreamingSpotter(path)
+>>> stream.chunk_samples, [d["shape"].tolist() for d in stream.state_details][:2]
+(160, [[1, 208], [1, 1]])
+>>> clip = np.random.default_rng(0).uniform(-0.5, 0.5, (1, 1920)).astype("float32")
+>>> scores = stream.run(clip)                                   # (batch, chunks, classes)
+>>> python, _ = StreamingSpotter(spotter).run(clip, 160)
+>>> bool(np.allclose(scores, python, atol=1e-4)), scores.shape
+(True, (1, 12, 3))
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import keras
+import numpy as np
+from keras import ops
+
+from recipes.streaming_spotter import StreamingSpotter
+from seqzoo.export import LiteRTExportError, interpreter, to_litert
+from seqzoo.streaming import StreamingError
+
+AUDIO, TAIL, STARTED, STATE = "audio", "tail", "started", "state"
+
+
+def chunk_model(spotter: keras.Model, chunk_ms: float = 20.0) -> keras.Model:
+    """The Keras model of one streaming call: `[audio, tail, started, *states] ->
+    {"scores", "new_tail", "new_started", "new_state_i"}` (see the module docstring).
+
+    Raises:
+        LiteRTExportError: the classifier reads the future, or the chunk is not a whole
+            number of hops longer than half the FFT (one line, with the fix).
+    """
+    try:
+        stream = StreamingSpotter(spotter, compile=False)
+    except StreamingError as error:
+        raise LiteRTExportError(f"no streaming LiteRT file: {error}") from None
+    chunk_samples = stream.chunk_samples(chunk_ms)
+    fft, hop, half = stream.fft_length, stream.hop, stream.half
+    if chunk_samples % hop or chunk_samples <= half:
+        raise LiteRTExportError(
+            f"a streaming chunk must be a whole number of {hop}-sample hops and more than {half} samples "
+            f"(half the {fft}-point FFT); chunk_ms={chunk_ms} gives {chunk_samples}: choose another chunk_ms"
+        )
+    hops = chunk_samples // hop
+    r = (-half) % hop
+    tail_len = fft - hop + r
+    # Frame i of a call is valid on the first call only if it is frame >= 0 of the clip.
+    first_valid = [i >= hops - 1 - (chunk_samples - half) // hop for i in range(hops)]
+
+    audio = keras.Input((chunk_samples,), name=AUDIO)
+    tail = keras.Input((tail_len,), name=TAIL)
+    started = keras.Input((1,), name=STARTED)
+    states = [keras.Input(tuple(s.shape[1:]), dtype=s.dtype, name=f"{STATE}_{i}")
+              for i, s in enumerate(stream.streamer.initial_state(1))]
+    step = _ChunkStep(stream, chunk_samples, tail_len, hops, first_valid, name="chunk_step")
+    outputs = step([audio, tail, started, *states])
+    return keras.Model([audio, tail, started, *states], outputs, name=f"{spotter.name}_streaming")
+
+
+class _ChunkStep(keras.layers.Layer):
+    """The streaming call as one layer (the front end's ops are TensorFlow's, not symbolic)."""
+
+    def __init__(self, stream, chunk_samples, tail_len, hops, first_valid, **kwargs):
+        super().__init__(**kwargs)
+        self.stream, self.chunk_samples, self.tail_len = stream, chunk_samples, tail_len
+        self.hops, self.first_valid = hops, first_valid
+
+    def call(self, inputs):
+        audio, tail, started, *states = inputs
+        stream, half, hop = self.stream, self.stream.half, self.stream.hop
+        running = ops.greater(started, 0.5)  # (batch, 1)
+        # First call: the centred STFT's left pad (samples h..1 reflected) right before sample 0.
+        left_pad = ops.flip(audio[:, 1 : half + 1], axis=1)
+        first_tail = ops.concatenate([ops.zeros_like(tail[:, : self.tail_len - half]), left_pad], axis=1)
+        buffer = ops.concatenate([ops.where(running, tail, first_tail), audio], axis=1)  # samples n - L .. n + C
+        frames = stream._features(buffer[:, : (self.hops - 1) * hop + stream.fft_length])  # ending r samples early
+        initial = stream.streamer.initial_state(1)  # the classifier's start (zeros, a max pool's -1e9)
+        carried = [
+            ops.where(ops.reshape(running, (-1,) + (1,) * (len(s.shape) - 1)), s, ops.cast(init, s.dtype))
+            for s, init in zip(states, initial)
+        ]
+        score = None
+        for i in range(self.hops):
+            mask = None if self.first_valid[i] else running[:, 0]
+            score, carried = stream.streamer.step(frames[:, i], carried, mask=mask)
+        outputs = {"scores": score, f"new_{TAIL}": buffer[:, self.chunk_samples :],
+                   f"new_{STARTED}": ops.ones_like(started)}
+        outputs.update({f"new_{STATE}_{i}": s for i, s in enumerate(carried)})
+        return outputs
+
+
+def streaming_litert(spotter: keras.Model, path: str | os.PathLike, *, chunk_ms: float = 20.0) -> str:
+    """Write `spotter` as a streaming LiteRT file (float32, builtin ops only; module docstring).
+
+    Args:
+        spotter: the raw-audio model of `recipes.data.audio.export_model` with a causal
+            classifier (those `seqzoo.streaming.Streamer` accepts).
+        path: the `.tflite` to write (atomically).
+        chunk_ms: audio per call, milliseconds: a whole number of hops, more than half the
+            FFT window (20 ms with the default 10 ms hop and 25 ms window).
+
+    Returns:
+        `str(path)`.
+
+    Raises:
+        LiteRTExportError: the classifier reads the future, a bad chunk, or an op
+            without a builtin kernel.
+    """
+    return to_litert(chunk_model(spotter, chunk_ms), path)
+
+
+class LiteRTStreamingSpotter:
+    """Run a streaming LiteRT file of `streaming_litert` chunk by chunk, carrying its state.
+
+    Args:
+        path: the `.tflite` file.
+        batch_size: streams run side by side.
+
+    Attributes:
+        chunk_samples: samples per `process` call (the file's `audio` input width).
+        state_details: the interpreter's details of the state inputs (`tail`,
+            `started`, `state_0`, ...), in order.
+
+    Example: see the module docstring.
+    """
+
+    def __init__(self, path: str | os.PathLike, *, batch_size: int = 1):
+        self.path = str(path)
+        self._interpreter = interpreter(self.path)
+        self._runner = self._interpreter.get_signature_runner()
+        details = self._runner.get_input_details()
+        if AUDIO not in details or TAIL not in details or STARTED not in details:
+            raise LiteRTExportError(f"{self.path} is not a streaming keyword spotter (inputs: {sorted(details)})")
+        self.chunk_samples = int(details[AUDIO]["shape"][-1])
+        count = sum(1 for name in details if name.startswith(f"{STATE}_"))
+        self._state_names = [TAIL, STARTED, *(f"{STATE}_{i}" for i in range(count))]
+        self.state_details = [details[name] for name in self._state_names]
+        self.reset(batch_size)
+
+    def reset(self, batch_size: int | None = None) -> None:
+        """Start new clips: every state tensor zero (the file sets the classifier's own
+        initial state, e.g. a max pool's -1e9, on the first call)."""
+        self.batch_size = getattr(self, "batch_size", 1) if batch_size is None else int(batch_size)
+        self.state = {}
+        for name, detail in zip(self._state_names, self.state_details):
+            self.state[name] = np.zeros((self.batch_size, *detail["shape"][1:]), detail["dtype"])
+
+    def process(self, chunk: Any) -> np.ndarray:
+        """One chunk `(batch, chunk_samples)` (or `(chunk_samples,)`); returns the scores
+        `(batch, classes)` given the audio so far."""
+        chunk = np.asarray(chunk, "float32")
+        chunk = chunk[None] if chunk.ndim == 1 else chunk
+        if chunk.shape != (self.batch_size, self.chunk_samples):
+            raise ValueError(
+                f"a chunk must be (batch={self.batch_size}, samples={self.chunk_samples}), got shape {chunk.shape}; "
+                "pad the last one with zeros"
+            )
+        outputs = self._runner(**{AUDIO: chunk}, **self.state)
+        self.state = {name: outputs[f"new_{name}"] for name in self._state_names}
+        return np.asarray(outputs["scores"])
+
+    def run(self, waveform: Any) -> np.ndarray:
+        """Stream clips `(batch, samples)` (a whole number of chunks) from a reset state;
+        returns the scores after each chunk, `(batch, chunks, classes)`."""
+        waveform = np.asarray(waveform, "float32")
+        waveform = waveform[None] if waveform.ndim == 1 else waveform
+        if waveform.shape[1] % self.chunk_samples:
+            raise ValueError(
+                f"{waveform.shape[1]} samples are not a whole number of {self.chunk_samples}-sample chunks"
+            )
+        self.reset(waveform.shape[0])
+        step = self.chunk_samples
+        return np.stack([self.process(waveform[:, i : i + step]) for i in range(0, waveform.shape[1], step)], axis=1)

@@ -1,0 +1,92 @@
+"""`recipes.streaming_litert`: the streaming LiteRT keyword spotter (one chunk + state in, scores +
+state out) equals the Python `StreamingSpotter` chunk by chunk, with builtin ops only."""
+
+import keras
+import numpy as np
+import pytest
+from test_streaming_spotter import clips, spotter
+
+from recipes.speech_commands import LITERT_STREAMING_FILE, export_streaming_litert
+from recipes.streaming_litert import LiteRTStreamingSpotter, chunk_model, streaming_litert
+from recipes.streaming_spotter import StreamingSpotter
+from seqzoo.export import LiteRTExportError, interpreter, to_litert
+
+# 8 kHz: 256-point FFT (h = 128), hop 80; 20 ms = 160 samples = 2 hops; r = (-128) mod 80 = 32,
+# tail = 256 - 80 + 32 = 208 samples. 1,920 samples = 12 chunks.
+SAMPLES = 1920
+
+
+@pytest.mark.parametrize("name,kwargs,n_mfcc,states", [
+    ("gru", dict(units=4), 0, [(4,)]),
+    ("lstm", dict(units=4, pool="max"), 5, [(4,), (4,), (4,)]),  # h, c, the max pool's running max
+    ("mingru", dict(width=4), 0, None),
+])
+def test_streamed_file_equals_the_python_streaming_spotter_chunk_by_chunk(tmp_path, name, kwargs, n_mfcc, states):
+    model, _ = spotter(name, n_mfcc, **kwargs)
+    path = streaming_litert(model, tmp_path / "stream.tflite")
+    stream = LiteRTStreamingSpotter(path, batch_size=2)
+    assert stream.chunk_samples == 160
+    shapes = [tuple(d["shape"][1:]) for d in stream.state_details]
+    assert [d["name"] for d in stream.state_details][:2] == ["serving_default_tail:0", "serving_default_started:0"]
+    assert shapes[:2] == [(208,), (1,)]
+    python = StreamingSpotter(model)
+    assert len(shapes) == 2 + len(python.streamer.initial_state(1))
+    if states is not None:
+        assert shapes[2:] == states
+    x = clips()[:, :SAMPLES]
+    expected, _ = python.run(x, 160)
+    got = stream.run(x)
+    assert got.shape == expected.shape == (2, 12, 3) and not np.isnan(got).any()
+    np.testing.assert_allclose(got, expected, atol=1e-4)
+    # run() resets the state: the second clip alone streams as it did beside the first.
+    np.testing.assert_allclose(stream.run(x[1:]), expected[1:], atol=1e-4)
+    # Builtin ops only: no Flex (SELECT_TF_OPS) or custom op in the file.
+    ops = {op["op_name"] for op in interpreter(path)._get_ops_details()}
+    assert ops and not any(op.startswith("Flex") or op == "CUSTOM" for op in ops)
+
+
+def test_signature_names_and_the_runner_refusals(tmp_path):
+    model, _ = spotter("gru", units=4)
+    keras_step = chunk_model(model)
+    assert [tuple(t.shape) for t in keras_step.inputs] == [(None, 160), (None, 208), (None, 1), (None, 4)]
+    path = streaming_litert(model, tmp_path / "stream.tflite")
+    runner = interpreter(path).get_signature_runner()
+    assert sorted(runner.get_input_details()) == ["audio", "started", "state_0", "tail"]
+    assert sorted(runner.get_output_details()) == ["new_started", "new_state_0", "new_tail", "scores"]
+    stream = LiteRTStreamingSpotter(path)
+    with pytest.raises(ValueError, match=r"a chunk must be \(batch=1, samples=160\), got shape \(1, 100\); pad"):
+        stream.process(np.zeros(100, "float32"))
+    with pytest.raises(ValueError, match="not a whole number of 160-sample chunks"):
+        stream.run(np.zeros(1000, "float32"))
+    with pytest.raises(LiteRTExportError, match="chunk_ms=10 gives 80: choose another chunk_ms"):
+        streaming_litert(model, tmp_path / "short.tflite", chunk_ms=10)  # 80 samples < h = 128
+    with pytest.raises(LiteRTExportError, match="whole number of 80-sample hops"):
+        streaming_litert(model, tmp_path / "odd.tflite", chunk_ms=25)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["stream.tflite"]
+    waveform = keras.Input((16,), name="waveform")  # a whole-clip file: no state inputs
+    other = to_litert(keras.Model(waveform, keras.layers.Dense(2)(waveform)), tmp_path / "whole.tflite")
+    with pytest.raises(LiteRTExportError, match=r"whole.tflite is not a streaming keyword spotter \(inputs: \['waveform'\]\)"):
+        LiteRTStreamingSpotter(other)
+
+
+def test_a_model_that_reads_the_future_gets_a_one_line_reason_and_no_file(tmp_path):
+    model, _ = spotter("bigru", units=4)
+    with pytest.raises(LiteRTExportError) as error:
+        streaming_litert(model, tmp_path / "stream.tflite")
+    assert "\n" not in str(error.value)
+    assert str(error.value).startswith("no streaming LiteRT file: streaming keyword spotting needs a causal "
+                                       "classifier: bigru cannot stream: layer 'bigru_1' (Bidirectional)")
+    # The recipe's --export litert: skipped with the reason, not a failed run.
+    metrics = export_streaming_litert(model, str(tmp_path), test=clips())
+    assert list(metrics) == ["litert_streaming_skipped"]
+    assert "bigru cannot stream" in metrics["litert_streaming_skipped"]
+    assert not (tmp_path / LITERT_STREAMING_FILE).exists() and not list(tmp_path.iterdir())
+
+
+def test_module_docstring_examples_run():
+    import doctest
+
+    import recipes.streaming_litert
+
+    failures, _ = doctest.testmod(recipes.streaming_litert)
+    assert failures == 0
