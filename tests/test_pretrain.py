@@ -86,6 +86,15 @@ def test_corpus_layouts(tmp_path):
         corpus.read_corpus(str(tmp_path / "empty"))
 
 
+def test_unreadable_corpora_are_one_line_errors_that_say_the_fix(tmp_path):
+    (tmp_path / "ok.txt").write_text("fine words")
+    (tmp_path / "latin.txt").write_bytes("caf\xe9 na\xefve".encode("latin-1"))
+    with pytest.raises(DataError, match=r"latin.txt is not UTF-8 text \(byte 0xe9 at offset 3\); convert it"):
+        corpus.read_corpus(str(tmp_path))
+    with pytest.raises(DataError, match="--held-out 0.5 of 4 documents leaves none for training: pass a smaller"):
+        corpus.split_documents(np.array(list("abcd"), dtype=object), held_out=0.5, seed=0)
+
+
 def test_vocabulary_ends_with_mask_and_round_trips():
     texts = np.array(reviews(30)[0], dtype=object)
     vocabulary = corpus.fit_vocabulary(texts, max_tokens=12)
