@@ -37,7 +37,7 @@ import keras
 from recipes import flags
 from recipes.artifacts import read_json
 from recipes.config import RunConfig
-from recipes.runner import UsageError
+from recipes.runner import UsageError, _first_line
 
 HEAD_PREFIX = "lm_"  # the language-model head's layers (seqzoo.heads.language_model)
 LEFT_BEHIND = ("embedding/output_bias",)  # the tied output's bias: part of the head
@@ -94,7 +94,11 @@ class PretrainedRun:
             raise UsageError(
                 f"--init {path}: no {', '.join(missing)}; expected a finished recipes.pretrain run directory"
             )
-        config = read_json(files["config.json"])
+        unreadable = f"--init {path}: {{}} is unreadable ({{}}); rerun recipes.pretrain into a new --out and pass that"
+        try:
+            config = read_json(files["config.json"])
+        except (ValueError, OSError) as error:  # JSONDecodeError, UnicodeDecodeError
+            raise UsageError(unreadable.format("config.json", _first_line(error))) from None
         if config.get("recipe") != "pretrain":
             raise UsageError(f"--init {path} is a {config.get('recipe')!r} run, not a recipes.pretrain run")
         if config.get("model") != args.model:
@@ -102,11 +106,17 @@ class PretrainedRun:
                 f"--init {path} pretrained --model {config.get('model')}, not {args.model}; "
                 f"pass --model {config.get('model')}"
             )
-        with open(files["vocabulary.txt"], encoding="utf-8") as handle:
-            vocabulary = handle.read().split("\n")[:-1]
+        try:
+            with open(files["vocabulary.txt"], encoding="utf-8") as handle:
+                vocabulary = handle.read().split("\n")[:-1]
+        except (ValueError, OSError) as error:  # UnicodeDecodeError
+            raise UsageError(unreadable.format("vocabulary.txt", _first_line(error))) from None
         import seqzoo.layers  # noqa: F401  (registers seqzoo's layers for safe-mode loading)
 
-        model = keras.saving.load_model(files["model.keras"], compile=False, safe_mode=True)
+        try:
+            model = keras.saving.load_model(files["model.keras"], compile=False, safe_mode=True)
+        except Exception as error:  # noqa: BLE001  (truncated, not a zip, ...: say so in one line)
+            raise UsageError(unreadable.format("model.keras", _first_line(error))) from None
         rows = model.get_layer("embedding").input_dim
         if rows != len(vocabulary):
             raise UsageError(

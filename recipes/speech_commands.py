@@ -551,7 +551,7 @@ def predict_files(run_dir: str, paths: list[str], *, model: str = EXPORT_FILE) -
     Raises:
         DataError: an unreadable wav file, or `run_dir` is not a finished run.
     """
-    from seqzoo.export import predict_litert  # noqa: PLC0415
+    from seqzoo.export import LiteRTExportError, predict_litert  # noqa: PLC0415
 
     model_path = os.path.join(run_dir, model)
     try:
@@ -571,7 +571,11 @@ def predict_files(run_dir: str, paths: list[str], *, model: str = EXPORT_FILE) -
         if rate != front["sample_rate"]:
             samples = audio.resample(samples, rate, front["sample_rate"])
         waves.append(np.asarray(audio.fix_length(samples, front["clip_samples"])))
-    probabilities = np.asarray(spotter(np.stack(waves)))
+    try:
+        probabilities = np.asarray(spotter(np.stack(waves)))
+    except LiteRTExportError as error:  # e.g. the streaming file: chunks and state, not clips
+        raise DataError(f"{model}: {error}; a streaming file runs with "
+                        "recipes.streaming_litert.LiteRTStreamingSpotter") from None
     if probabilities.shape[-1] == 1:  # two classes: P(labels[1])
         probabilities = np.concatenate([1.0 - probabilities, probabilities], axis=-1)
     best = probabilities.argmax(axis=-1)

@@ -197,8 +197,7 @@ class LiteRTStreamingSpotter:
     def process(self, chunk: Any) -> np.ndarray:
         """One chunk `(batch, chunk_samples)` (or `(chunk_samples,)`); returns the scores
         `(batch, classes)` given the audio so far."""
-        chunk = np.asarray(chunk, "float32")
-        chunk = chunk[None] if chunk.ndim == 1 else chunk
+        chunk = _float_audio(chunk, "a chunk")
         if chunk.shape != (self.batch_size, self.chunk_samples):
             raise ValueError(
                 f"a chunk must be (batch={self.batch_size}, samples={self.chunk_samples}), got shape {chunk.shape}; "
@@ -211,12 +210,24 @@ class LiteRTStreamingSpotter:
     def run(self, waveform: Any) -> np.ndarray:
         """Stream clips `(batch, samples)` (a whole number of chunks) from a reset state;
         returns the scores after each chunk, `(batch, chunks, classes)`."""
-        waveform = np.asarray(waveform, "float32")
-        waveform = waveform[None] if waveform.ndim == 1 else waveform
-        if waveform.shape[1] % self.chunk_samples:
+        waveform = _float_audio(waveform, "a waveform")
+        if waveform.shape[1] == 0 or waveform.shape[1] % self.chunk_samples:
             raise ValueError(
                 f"{waveform.shape[1]} samples are not a whole number of {self.chunk_samples}-sample chunks"
             )
         self.reset(waveform.shape[0])
         step = self.chunk_samples
         return np.stack([self.process(waveform[:, i : i + step]) for i in range(0, waveform.shape[1], step)], axis=1)
+
+
+def _float_audio(samples: Any, what: str) -> np.ndarray:
+    """`samples` as float32 `(batch, samples)`; integer PCM and other ranks are refused (they
+    would stream as garbage: the file reads samples in [-1, 1])."""
+    samples = np.asarray(samples)
+    if samples.dtype.kind in "iub":
+        scale = f"divide by {2 ** (8 * samples.dtype.itemsize - 1)}" if samples.dtype.kind == "i" else "convert it"
+        raise ValueError(f"{what} of {samples.dtype} samples: pass float samples in [-1, 1] ({scale})")
+    if samples.ndim not in (1, 2):
+        raise ValueError(f"{what} must be (samples,) or (batch, samples), got shape {samples.shape}")
+    samples = samples.astype("float32", copy=False)
+    return samples[None] if samples.ndim == 1 else samples

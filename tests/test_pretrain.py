@@ -6,6 +6,7 @@ Tiny generated corpora only (no network, no ../shared).
 from __future__ import annotations
 
 import re
+import shutil
 
 import keras
 import numpy as np
@@ -84,6 +85,15 @@ def test_corpus_layouts(tmp_path):
     pd.DataFrame({"review": ["x"]}).to_csv(tmp_path / "empty" / "unsup.csv", index=False)
     with pytest.raises(DataError, match="has no column text"):
         corpus.read_corpus(str(tmp_path / "empty"))
+
+
+def test_unreadable_corpora_are_one_line_errors_that_say_the_fix(tmp_path):
+    (tmp_path / "ok.txt").write_text("fine words")
+    (tmp_path / "latin.txt").write_bytes("caf\xe9 na\xefve".encode("latin-1"))
+    with pytest.raises(DataError, match=r"latin.txt is not UTF-8 text \(byte 0xe9 at offset 3\); convert it"):
+        corpus.read_corpus(str(tmp_path))
+    with pytest.raises(DataError, match="--held-out 0.5 of 4 documents leaves none for training: pass a smaller"):
+        corpus.split_documents(np.array(list("abcd"), dtype=object), held_out=0.5, seed=0)
 
 
 def test_vocabulary_ends_with_mask_and_round_trips():
@@ -197,6 +207,24 @@ def test_fine_tuning_mismatches_are_one_line_errors_and_write_nothing(pretrained
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and re.search(message, err), err
     assert not out.exists()
+
+
+@pytest.mark.parametrize("damage,message", [
+    (("model.keras", lambda data: data[: len(data) // 2]), "model.keras is unreadable"),
+    (("vocabulary.txt", lambda data: data + b"\xff\xfe\n"), "vocabulary.txt is unreadable .*utf-8"),
+    (("config.json", lambda data: b"{not json"), "config.json is unreadable"),
+])
+def test_a_damaged_pretraining_run_is_a_one_line_error(pretrained, tmp_path, capsys, damage, message):
+    run = tmp_path / "run"
+    shutil.copytree(pretrained / "run", run)
+    name, change = damage
+    (run / name).write_bytes(change((run / name).read_bytes()))
+    argv = finetune_argv(pretrained, tmp_path / "ft")
+    argv[argv.index("--init") + 1] = str(run)
+    assert main(ImdbRecipe(), argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and re.search(message, err) and "rerun recipes.pretrain" in err, err
+    assert not (tmp_path / "ft").exists()
 
 
 def test_fine_tuning_refuses_a_missing_run_and_longer_sequences_than_learned_positions(pretrained, tmp_path, capsys):

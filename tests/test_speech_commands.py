@@ -267,6 +267,8 @@ def test_keywords_and_litert_export_end_to_end(tmp_path):
     assert predict_files(str(out), wavs, model="keyword_spotter_int8.tflite")[0]["label"] in labels
     with pytest.raises(DataError, match="not a finished speech_commands run"):
         predict_files(str(tmp_path / "sc"), wavs, model="keyword_spotter.tflite")
+    with pytest.raises(DataError, match="streaming.tflite has 4 inputs and 4 outputs.*runs with recipes.streaming_litert"):
+        predict_files(str(out), wavs, model="keyword_spotter_streaming.tflite")
 
 
 def test_keywords_need_a_folder_of_words(tmp_path, capsys):

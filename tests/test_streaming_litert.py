@@ -58,6 +58,13 @@ def test_signature_names_and_the_runner_refusals(tmp_path):
         stream.process(np.zeros(100, "float32"))
     with pytest.raises(ValueError, match="not a whole number of 160-sample chunks"):
         stream.run(np.zeros(1000, "float32"))
+    with pytest.raises(ValueError, match="0 samples are not a whole number"):
+        stream.run(np.zeros((1, 0), "float32"))
+    with pytest.raises(ValueError, match=r"a waveform of int16 samples: pass float samples in \[-1, 1\] \(divide by 32768\)"):
+        stream.run(np.zeros(320, "int16"))
+    with pytest.raises(ValueError, match=r"a chunk must be \(samples,\) or \(batch, samples\), got shape \(1, 1, 160\)"):
+        stream.process(np.zeros((1, 1, 160)))
+    assert stream.run(np.zeros(320, "float64")).shape == (1, 2, 3)  # float64 is fine
     with pytest.raises(LiteRTExportError, match="chunk_ms=10 gives 80: choose another chunk_ms"):
         streaming_litert(model, tmp_path / "short.tflite", chunk_ms=10)  # 80 samples < h = 128
     with pytest.raises(LiteRTExportError, match="whole number of 80-sample hops"):

@@ -78,7 +78,15 @@ def _read_txt(paths: list[str]) -> np.ndarray:
     texts = []
     for path in sorted(paths):
         with open(path, "rb") as handle:
-            texts.append(handle.read())
+            data = handle.read()
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise DataError(
+                f"{path} is not UTF-8 text (byte {data[error.start]:#04x} at offset {error.start}); "
+                "convert it, e.g. iconv -f latin1 -t utf-8"
+            ) from None
+        texts.append(data)
     return np.array(texts, dtype=object)
 
 
@@ -133,7 +141,10 @@ def split_documents(
     order = np.random.default_rng(seed).permutation(len(texts))
     n_held = max(1, int(round(len(texts) * held_out)))
     if len(texts) - 2 * n_held < 1:
-        raise DataError(f"{len(texts)} documents are too few to hold out validation and test documents")
+        raise DataError(
+            f"--held-out {held_out:g} of {len(texts)} documents leaves none for training: "
+            f"pass a smaller --held-out (validation and test take {n_held} documents each)"
+        )
     parts = {"val": order[:n_held], "test": order[n_held:2 * n_held], "train": order[2 * n_held:]}
     return {split: texts[index[:limit] if limit else index] for split, index in parts.items()}
 

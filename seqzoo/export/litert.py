@@ -254,7 +254,13 @@ def predict_litert(path: str | os.PathLike, inputs: Any, *, batch_size: int = 32
         The outputs, `(examples, ...)` float32.
     """
     runner = interpreter(path)
-    (input_detail,), (output_detail,) = runner.get_input_details(), runner.get_output_details()
+    input_details, output_details = runner.get_input_details(), runner.get_output_details()
+    if len(input_details) != 1 or len(output_details) != 1:
+        raise LiteRTExportError(
+            f"{path} has {len(input_details)} inputs and {len(output_details)} outputs; predict_litert runs "
+            "files of one input and one output (run others with interpreter(path).get_signature_runner())"
+        )
+    (input_detail,), (output_detail,) = input_details, output_details
     inputs = np.asarray(inputs, dtype="float32")
     outputs = []
     size = None
