@@ -18,7 +18,7 @@ _PARAMS["max_len"] = Int(1024, low=2, high=65536, help="longest input (learned p
     paper="BERT: Pre-training of Deep Bidirectional Transformers for Language Understanding",
     family="attention",
     solved="One deep bidirectional encoder for every task: a [CLS] summary, learned "
-    "positions and GELU, pre-trained then fine-tuned (here trained from scratch).",
+    "positions and GELU, pre-trained then fine-tuned (recipes.pretrain, then --init).",
     params=_PARAMS,
     constraints=HEADS_DIVIDE_WIDTH,
     tags=("bidirectional",),
