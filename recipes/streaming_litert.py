@@ -64,7 +64,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from recipes.streaming_spotter import StreamingSpotter
+from recipes.streaming_spotter import StreamingSpotter, float_audio
 from seqzoo.export import LiteRTExportError, interpreter, to_litert
 from seqzoo.streaming import StreamingError
 
@@ -122,7 +122,7 @@ class _ChunkStep(keras.layers.Layer):
         left_pad = ops.flip(audio[:, 1 : half + 1], axis=1)
         first_tail = ops.concatenate([ops.zeros_like(tail[:, : self.tail_len - half]), left_pad], axis=1)
         buffer = ops.concatenate([ops.where(running, tail, first_tail), audio], axis=1)  # samples n - L .. n + C
-        frames = stream._features(buffer[:, : (self.hops - 1) * hop + stream.fft_length])  # ending r samples early
+        frames = stream.features(buffer[:, : (self.hops - 1) * hop + stream.fft_length])  # ending r samples early
         initial = stream.streamer.initial_state(1)  # the classifier's start (zeros, a max pool's -1e9)
         carried = [
             ops.where(ops.reshape(running, (-1,) + (1,) * (len(s.shape) - 1)), s, ops.cast(init, s.dtype))
@@ -197,7 +197,7 @@ class LiteRTStreamingSpotter:
     def process(self, chunk: Any) -> np.ndarray:
         """One chunk `(batch, chunk_samples)` (or `(chunk_samples,)`); returns the scores
         `(batch, classes)` given the audio so far."""
-        chunk = _float_audio(chunk, "a chunk")
+        chunk = float_audio(chunk, "a chunk")
         if chunk.shape != (self.batch_size, self.chunk_samples):
             raise ValueError(
                 f"a chunk must be (batch={self.batch_size}, samples={self.chunk_samples}), got shape {chunk.shape}; "
@@ -210,7 +210,7 @@ class LiteRTStreamingSpotter:
     def run(self, waveform: Any) -> np.ndarray:
         """Stream clips `(batch, samples)` (a whole number of chunks) from a reset state;
         returns the scores after each chunk, `(batch, chunks, classes)`."""
-        waveform = _float_audio(waveform, "a waveform")
+        waveform = float_audio(waveform, "a waveform")
         if waveform.shape[1] == 0 or waveform.shape[1] % self.chunk_samples:
             raise ValueError(
                 f"{waveform.shape[1]} samples are not a whole number of {self.chunk_samples}-sample chunks"
@@ -219,15 +219,3 @@ class LiteRTStreamingSpotter:
         step = self.chunk_samples
         return np.stack([self.process(waveform[:, i : i + step]) for i in range(0, waveform.shape[1], step)], axis=1)
 
-
-def _float_audio(samples: Any, what: str) -> np.ndarray:
-    """`samples` as float32 `(batch, samples)`; integer PCM and other ranks are refused (they
-    would stream as garbage: the file reads samples in [-1, 1])."""
-    samples = np.asarray(samples)
-    if samples.dtype.kind in "iub":
-        scale = f"divide by {2 ** (8 * samples.dtype.itemsize - 1)}" if samples.dtype.kind == "i" else "convert it"
-        raise ValueError(f"{what} of {samples.dtype} samples: pass float samples in [-1, 1] ({scale})")
-    if samples.ndim not in (1, 2):
-        raise ValueError(f"{what} must be (samples,) or (batch, samples), got shape {samples.shape}")
-    samples = samples.astype("float32", copy=False)
-    return samples[None] if samples.ndim == 1 else samples

@@ -148,9 +148,8 @@ class StreamingSpotter:
         (NaN until the first frame, which needs `fft_length // 2 + 1` samples)."""
         if self._finished:
             raise ValueError("the clip has ended (finish() was called); call reset() to stream a new one")
-        chunk = np.asarray(chunk, "float32")
-        chunk = chunk[None] if chunk.ndim == 1 else chunk  # one stream's samples
-        if chunk.ndim != 2 or chunk.shape[0] != self.batch_size:
+        chunk = float_audio(chunk, "a chunk")
+        if chunk.shape[0] != self.batch_size:
             raise ValueError(f"a chunk must be (batch={self.batch_size}, samples), got shape {chunk.shape}")
         self.samples += chunk.shape[1]
         self._recent = np.concatenate([self._recent, chunk], axis=1)[:, -(self.half + 1):]
@@ -183,8 +182,7 @@ class StreamingSpotter:
     def run(self, waveform: Any, chunk_samples: int) -> tuple[np.ndarray, np.ndarray]:
         """Stream whole clips `(batch, samples)` in chunks of `chunk_samples` (the last may be
         shorter); returns `(scores (batch, chunks, classes), final (batch, classes))`."""
-        waveform = np.asarray(waveform, "float32")
-        waveform = waveform[None] if waveform.ndim == 1 else waveform
+        waveform = float_audio(waveform, "a waveform")
         self.reset(waveform.shape[0])
         scores = [self.process(waveform[:, i : i + chunk_samples]) for i in range(0, waveform.shape[1], chunk_samples)]
         return np.stack(scores, axis=1), self.finish()
@@ -207,13 +205,13 @@ class StreamingSpotter:
     def _frames_and_steps(self, segment, states):
         """Features of the frames of `segment` (padded coordinates, a whole number of frames),
         then one classifier step per frame."""
-        frames = self._features(segment)
+        frames = self.features(segment)
         score = None
         for t in range(frames.shape[1]):
             score, states = self.streamer.step(frames[:, t], states)
         return score, states
 
-    def _features(self, segment):
+    def features(self, segment):
         """The front end and normalisation on already-padded frames: `MelSpectrogram.call`
         with `center=False` (the layer's own mel and dB steps), time-major."""
         mel = self._mel
@@ -229,6 +227,20 @@ class StreamingSpotter:
         for layer in self._frame_layers:
             x = layer(x)
         return x
+
+
+def float_audio(samples: Any, what: str) -> np.ndarray:
+    """`samples` as float32 `(batch, samples)` (`(samples,)` is one stream); integer PCM and
+    other ranks are refused: a spotter reads float samples in [-1, 1], and int16 samples would
+    stream unscaled, as garbage (`what` names the argument in the error)."""
+    samples = np.asarray(samples)
+    if samples.dtype.kind in "iub":
+        scale = f"divide by {2 ** (8 * samples.dtype.itemsize - 1)}" if samples.dtype.kind == "i" else "convert it"
+        raise ValueError(f"{what} of {samples.dtype} samples: pass float samples in [-1, 1] ({scale})")
+    if samples.ndim not in (1, 2):
+        raise ValueError(f"{what} must be (samples,) or (batch, samples), got shape {samples.shape}")
+    samples = samples.astype("float32", copy=False)
+    return samples[None] if samples.ndim == 1 else samples
 
 
 def _parts(spotter: keras.Model) -> tuple[keras.layers.MelSpectrogram, list, keras.Model]:

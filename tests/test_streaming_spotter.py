@@ -64,6 +64,8 @@ def test_uneven_chunks_short_clip_and_reuse():
     whole = np.asarray(model(x))
     with pytest.raises(ValueError, match=r"a chunk must be \(batch=2, samples\), got shape \(1, 100\)"):
         stream.process(x[0, :100])
+    with pytest.raises(ValueError, match=r"a waveform of int16 samples: pass float samples in \[-1, 1\] \(divide by 32768\)"):
+        stream.run((x * 32767).astype("int16"), 100)  # streamed unscaled before: wrong scores, no error
     assert np.isnan(stream.process(x[:, :100])).all()  # no frame yet: 129 samples needed
     for start, stop in [(100, 101), (101, 777), (777, 2000)]:
         stream.process(x[:, start:stop])
