@@ -48,7 +48,10 @@ SavedModel for serving). `--export litert` adds `keyword_spotter.tflite`
 `keyword_spotter_streaming.tflite`, float32: one call takes 20 ms of audio and
 the carried state as tensors, returns the scores and the new state
 (`recipes.streaming_litert`), checked chunk by chunk against the streaming
-spotter (`litert_streaming_*`); a model that reads the future gets no
+spotter (`litert_streaming_*`), and `keyword_spotter_streaming_int8.tflite`, the
+same calls with the classifier in int8 (calibrated on the chunks and states a float
+stream of the training clips produces; audio path, inputs and outputs float32),
+checked the same way (`litert_streaming_int8_*`); a model that reads the future gets no
 streaming file, and `litert_streaming_skipped` says why. `--export streaming` (causal models: rnn, lstm,
 gru, the causal revival models) checks the streaming spotter
 (`recipes.streaming_spotter.StreamingSpotter`: 20 ms chunks in, a score per
@@ -105,6 +108,7 @@ EXPORT_FILE = "keyword_spotter.keras"
 LITERT_FILE = "keyword_spotter.tflite"
 LITERT_INT8_FILE = "keyword_spotter_int8.tflite"
 LITERT_STREAMING_FILE = "keyword_spotter_streaming.tflite"  # causal models: 20 ms chunks, state carried
+LITERT_STREAMING_INT8_FILE = "keyword_spotter_streaming_int8.tflite"  # the same, int8 (front end float)
 STREAMING_CHECK_CLIPS = 8  # test clips the streaming file is compared on, chunk by chunk
 REPRESENTATIVE_CLIPS = 200  # training clips that calibrate the int8 quantisation
 # The int8 file keeps the feature front end and the normalisation float32: a power
@@ -214,7 +218,8 @@ class SpeechCommandsRecipe(Recipe):
         "--keywords w1,w2,...: keep those words, every other word folder becomes _unknown_, _silence_\n"
         "clips are added. The run directory adds keyword_spotter.keras (raw audio in, probabilities\n"
         "out) and labels.txt; --export litert adds keyword_spotter.tflite and keyword_spotter_int8.tflite\n"
-        "(and keyword_spotter_streaming.tflite for a causal model: 20 ms chunks, state carried as tensors);\n"
+        "(and keyword_spotter_streaming.tflite, keyword_spotter_streaming_int8.tflite for a causal model:\n"
+        "20 ms chunks, state carried as tensors);\n"
         "--export streaming checks a causal model streaming 20 ms chunks (streaming_* metrics)."
     )
     config_class = SpeechCommandsConfig
@@ -234,7 +239,8 @@ class SpeechCommandsRecipe(Recipe):
     # Without --epochs: at least 1,000 optimizer steps (FSDD's 40 epochs give more), the cosine
     # decay spanning them, and early stopping when the budget adds epochs (recipes/budget.py).
     training_budget = budget.TrainingBudget(min_steps=1000, max_epochs=60, patience=3)
-    artifacts = (EXPORT_FILE, LABELS_FILE, LITERT_FILE, LITERT_INT8_FILE)
+    artifacts = (EXPORT_FILE, LABELS_FILE, LITERT_FILE, LITERT_INT8_FILE, LITERT_STREAMING_FILE,
+                 LITERT_STREAMING_INT8_FILE)
 
     def add_arguments(self, group: argparse._ArgumentGroup) -> None:
         group.add_argument("--clip-seconds", type=flags.positive_float,
@@ -284,7 +290,9 @@ class SpeechCommandsRecipe(Recipe):
         group.add_argument("--export", choices=("litert", "streaming"),
                            help="litert: also write keyword_spotter.tflite (raw audio in, float32) and "
                            "keyword_spotter_int8.tflite (int8, calibrated on training clips), builtin "
-                           "ops only, checked against the Keras model on the test split; streaming: check that "
+                           "ops only, checked against the Keras model on the test split (a causal model also "
+                           "gets keyword_spotter_streaming.tflite and keyword_spotter_streaming_int8.tflite: "
+                           "20 ms chunks, state carried); streaming: check that "
                            "the causal model streams 20 ms chunks (recipes.streaming_spotter) to the "
                            "whole-clip output on the test split, and time it")
         group.add_argument("--lr-schedule", choices=tuple(SCHEDULES),
@@ -478,28 +486,48 @@ def export_litert(spotter: keras.Model, run_dir: str, *, representative: np.ndar
         metrics[f"{key}_agreement"] = float(np.mean(got == expected))
         metrics[f"{key}_bytes"] = os.path.getsize(path)
         metrics[f"{key}_ms_per_clip"] = 1000 * (time.perf_counter() - start) / len(clips)
-    metrics.update(export_streaming_litert(spotter, run_dir, test=test))
+    metrics.update(export_streaming_litert(spotter, run_dir, test=test, representative=representative))
     return metrics
 
 
-def export_streaming_litert(spotter: keras.Model, run_dir: str, *, test: np.ndarray, chunk_ms: float = 20.0) -> dict:
-    """Write the streaming LiteRT file of a causal spotter and check it chunk by chunk.
+def export_streaming_litert(
+    spotter: keras.Model,
+    run_dir: str,
+    *,
+    test: np.ndarray,
+    representative: np.ndarray | None = None,
+    chunk_ms: float = 20.0,
+) -> dict:
+    """Write the streaming LiteRT files of a causal spotter (float32, and int8 when
+    `representative` clips are given) and check them chunk by chunk.
 
     Args:
         spotter: the raw-audio model (`keyword_spotter.keras`).
-        run_dir: where `keyword_spotter_streaming.tflite` goes.
-        test: test waveforms; the first `STREAMING_CHECK_CLIPS`, cut to whole chunks, are
-            streamed through the file and through `StreamingSpotter`.
+        run_dir: where `keyword_spotter_streaming.tflite` (and `..._int8.tflite`) go.
+        test: test waveforms, cut to whole chunks. The first `STREAMING_CHECK_CLIPS` are
+            streamed through each file and through `StreamingSpotter`; all are streamed
+            through each file for the end-of-clip top-1 agreement with `spotter` on the
+            whole clips.
+        representative: training waveforms that calibrate the int8 file: streamed through
+            the float chunk model, their calls' inputs (chunk and carried state) are the
+            representative data (`recipes.streaming_litert.calibration_inputs`).
         chunk_ms: audio per call of the file.
 
     Returns:
-        `litert_streaming_*` metrics: chunk samples, bytes, the largest per-chunk score
-        difference from `StreamingSpotter.process`, and the median milliseconds of one call
-        (batch 1). A model that reads the future gets no file, only
-        `litert_streaming_skipped` (the reason, one line); that is not an error.
+        `litert_streaming_*` metrics (float file) and `litert_streaming_int8_*` (int8 file):
+        bytes, the largest per-chunk score difference from `StreamingSpotter.process`, the
+        end-of-clip top-1 agreement with the whole-clip model (the files stop at the last
+        chunk: the whole-clip model's last frames also read the clip's reflected end, which a
+        stream never has, so the float file need not agree on every clip either), and the
+        median milliseconds of one call (batch 1); `litert_streaming_int8_float_agreement`:
+        the int8 file's end-of-clip top-1 agreement with the float file's (what quantisation
+        alone changes); also the chunk samples and test clips. A
+        model that reads the future gets no file, only `litert_streaming_skipped` (the reason,
+        one line); an int8 conversion that fails keeps the float file and records
+        `litert_streaming_int8_skipped`. Neither is an error.
 
     Raises:
-        DataError: a causal model whose streaming graph does not convert to builtin ops.
+        DataError: a causal model whose float streaming graph does not convert to builtin ops.
     """
     from recipes.streaming_litert import LiteRTStreamingSpotter, streaming_litert  # noqa: PLC0415
     from recipes.streaming_spotter import StreamingError, StreamingSpotter  # noqa: PLC0415
@@ -514,23 +542,43 @@ def export_streaming_litert(spotter: keras.Model, run_dir: str, *, test: np.ndar
         streaming_litert(spotter, path, chunk_ms=chunk_ms)
     except LiteRTExportError as error:
         raise DataError(f"--export litert (streaming file): {error}") from None
-    stream = LiteRTStreamingSpotter(path)
-    chunk = stream.chunk_samples
-    clips = test[:STREAMING_CHECK_CLIPS, : test.shape[1] // chunk * chunk]
+    chunk = LiteRTStreamingSpotter(path).chunk_samples
+    whole = test[:, : test.shape[1] // chunk * chunk]
+    clips = whole[:STREAMING_CHECK_CLIPS]
     expected, _ = python.run(clips, chunk)
-    got = stream.run(clips)
-    stream.reset(1)
-    seconds = []
-    for begin in range(0, clips.shape[1], chunk):
-        start = time.perf_counter()
-        stream.process(clips[:1, begin : begin + chunk])
-        seconds.append(time.perf_counter() - start)
-    return {
-        "litert_streaming_chunk_samples": int(chunk),
-        "litert_streaming_bytes": os.path.getsize(path),
-        "litert_streaming_max_abs_diff": float(np.max(np.abs(got - expected))),
-        "litert_streaming_ms_per_chunk_p50": float(1000 * np.median(seconds)),
-    }
+    whole_top1 = _top1(spotter.predict(test, verbose=0))
+    metrics: dict[str, Any] = {"litert_streaming_chunk_samples": int(chunk),
+                               "litert_streaming_test_clips": int(len(test))}
+    files = [(path, "litert_streaming")]
+    if representative is not None:
+        int8_path = os.path.join(run_dir, LITERT_STREAMING_INT8_FILE)
+        try:
+            streaming_litert(spotter, int8_path, chunk_ms=chunk_ms, int8=True,
+                             representative=representative, keep_float=FLOAT_LAYERS)
+            files.append((int8_path, "litert_streaming_int8"))
+        except LiteRTExportError as error:
+            metrics["litert_streaming_int8_skipped"] = str(error)
+    finals = {}
+    for file, key in files:
+        stream = LiteRTStreamingSpotter(file, batch_size=len(whole))
+        final = finals[key] = _top1(stream.run(whole)[:, -1])
+        got = stream.run(clips)
+        stream.reset(1)
+        seconds = []
+        for begin in range(0, clips.shape[1], chunk):
+            start = time.perf_counter()
+            stream.process(clips[:1, begin : begin + chunk])
+            seconds.append(time.perf_counter() - start)
+        metrics.update({
+            f"{key}_bytes": os.path.getsize(file),
+            f"{key}_max_abs_diff": float(np.max(np.abs(got - expected))),
+            f"{key}_agreement": float(np.mean(final == whole_top1)),
+            f"{key}_ms_per_chunk_p50": float(1000 * np.median(seconds)),
+        })
+    if "litert_streaming_int8" in finals:  # what quantisation alone changes
+        metrics["litert_streaming_int8_float_agreement"] = float(
+            np.mean(finals["litert_streaming_int8"] == finals["litert_streaming"]))
+    return metrics
 
 
 def predict_files(run_dir: str, paths: list[str], *, model: str = EXPORT_FILE) -> list[dict[str, Any]]:

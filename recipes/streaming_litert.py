@@ -6,7 +6,11 @@ the new state out.
 (float32, builtin ops only) that computes what `recipes.streaming_spotter.StreamingSpotter`
 computes per `process` call, with the state as explicit tensors, so a phone or
 microcontroller can run it with any LiteRT interpreter and a few buffers.
-`LiteRTStreamingSpotter(path)` runs such a file from Python, carrying the state.
+`streaming_litert(spotter, path, int8=True, representative=clips)` writes the int8
+variant: the classifier quantised, calibrated on the calls a float stream of the training
+`clips` makes (chunk and carried state, `calibration_inputs`); the audio path (tail,
+STFT, mel, dB, normalisation) and the file's inputs and outputs stay float32, so the same
+runner runs both. `LiteRTStreamingSpotter(path)` runs such a file from Python, carrying the state.
 
 The file (`signature "serving_default"`; `F` = FFT length, `H` = hop,
 `h = F // 2`, `C` = chunk samples, a whole number `k = C / H` of hops and more
@@ -53,12 +57,15 @@ Example:
 >>> python, _ = StreamingSpotter(spotter).run(clip, 160)
 >>> bool(np.allclose(scores, python, atol=1e-4)), scores.shape
 (True, (1, 12, 3))
+
+The int8 file: `streaming_litert(spotter, path, int8=True, representative=train_clips)`
+(`tests/test_streaming_litert.py` runs it).
 """
 
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, Sequence
 
 import keras
 import numpy as np
@@ -69,6 +76,10 @@ from seqzoo.export import LiteRTExportError, interpreter, to_litert
 from seqzoo.streaming import StreamingError
 
 AUDIO, TAIL, STARTED, STATE = "audio", "tail", "started", "state"
+# The name scope of the chunk model's audio path (tail buffer, front end, normalisation): the
+# whole-clip spotter's front-end sub-model has the same name, so one `keep_float` list
+# (`recipes.speech_commands.FLOAT_LAYERS`) fits both files.
+FRONT_END = "front_end"
 
 
 def chunk_model(spotter: keras.Model, chunk_ms: float = 20.0) -> keras.Model:
@@ -118,11 +129,15 @@ class _ChunkStep(keras.layers.Layer):
         audio, tail, started, *states = inputs
         stream, half, hop = self.stream, self.stream.half, self.stream.hop
         running = ops.greater(started, 0.5)  # (batch, 1)
-        # First call: the centred STFT's left pad (samples h..1 reflected) right before sample 0.
-        left_pad = ops.flip(audio[:, 1 : half + 1], axis=1)
-        first_tail = ops.concatenate([ops.zeros_like(tail[:, : self.tail_len - half]), left_pad], axis=1)
-        buffer = ops.concatenate([ops.where(running, tail, first_tail), audio], axis=1)  # samples n - L .. n + C
-        frames = stream.features(buffer[:, : (self.hops - 1) * hop + stream.fft_length])  # ending r samples early
+        # The audio path (buffer, tail, features) runs in one name scope, which an int8 file keeps
+        # float (streaming_litert's keep_float).
+        with keras.name_scope(FRONT_END):
+            # First call: the centred STFT's left pad (samples h..1 reflected) right before sample 0.
+            left_pad = ops.flip(audio[:, 1 : half + 1], axis=1)
+            first_tail = ops.concatenate([ops.zeros_like(tail[:, : self.tail_len - half]), left_pad], axis=1)
+            buffer = ops.concatenate([ops.where(running, tail, first_tail), audio], axis=1)  # samples n - L .. n + C
+            new_tail = buffer[:, self.chunk_samples :]
+            frames = stream.features(buffer[:, : (self.hops - 1) * hop + stream.fft_length])  # ending r samples early
         initial = stream.streamer.initial_state(1)  # the classifier's start (zeros, a max pool's -1e9)
         carried = [
             ops.where(ops.reshape(running, (-1,) + (1,) * (len(s.shape) - 1)), s, ops.cast(init, s.dtype))
@@ -132,14 +147,23 @@ class _ChunkStep(keras.layers.Layer):
         for i in range(self.hops):
             mask = None if self.first_valid[i] else running[:, 0]
             score, carried = stream.streamer.step(frames[:, i], carried, mask=mask)
-        outputs = {"scores": score, f"new_{TAIL}": buffer[:, self.chunk_samples :],
+        outputs = {"scores": score, f"new_{TAIL}": new_tail,
                    f"new_{STARTED}": ops.ones_like(started)}
         outputs.update({f"new_{STATE}_{i}": s for i, s in enumerate(carried)})
         return outputs
 
 
-def streaming_litert(spotter: keras.Model, path: str | os.PathLike, *, chunk_ms: float = 20.0) -> str:
-    """Write `spotter` as a streaming LiteRT file (float32, builtin ops only; module docstring).
+def streaming_litert(
+    spotter: keras.Model,
+    path: str | os.PathLike,
+    *,
+    chunk_ms: float = 20.0,
+    int8: bool = False,
+    representative: Any = None,
+    keep_float: Sequence[str] = (FRONT_END, "normalization"),
+    max_calibration_calls: int = 2000,
+) -> str:
+    """Write `spotter` as a streaming LiteRT file (builtin ops only; module docstring).
 
     Args:
         spotter: the raw-audio model of `recipes.data.audio.export_model` with a causal
@@ -147,15 +171,68 @@ def streaming_litert(spotter: keras.Model, path: str | os.PathLike, *, chunk_ms:
         path: the `.tflite` to write (atomically).
         chunk_ms: audio per call, milliseconds: a whole number of hops, more than half the
             FFT window (20 ms with the default 10 ms hop and 25 ms window).
+        int8: quantise the classifier's weights and activations to int8 (`seqzoo.export.to_litert`);
+            the inputs and outputs stay float32, so `LiteRTStreamingSpotter` runs either file.
+        representative: for `int8`: training clips `(clips, samples)` at the spotter's rate. They
+            are streamed through the float chunk model and the `(audio, tail, started, state_i)`
+            inputs of its calls calibrate the quantisation (`calibration_inputs`).
+        keep_float: for `int8`: layer or scope names whose ops stay float32 (default: the feature
+            front end and the normalisation, as the whole-clip int8 file keeps them; here the
+            whole audio path runs in the `FRONT_END` scope). The carried audio (`new_tail`)
+            always stays float32: int8 samples would bury quiet speech in rounding.
+        max_calibration_calls: at most this many of those calls calibrate (evenly spaced
+            over the clips' chunks, first calls included).
 
     Returns:
         `str(path)`.
 
     Raises:
-        LiteRTExportError: the classifier reads the future, a bad chunk, or an op
-            without a builtin kernel.
+        LiteRTExportError: the classifier reads the future, a bad chunk, an op
+            without a builtin kernel, or `int8` without `representative` clips.
     """
-    return to_litert(chunk_model(spotter, chunk_ms), path)
+    step = chunk_model(spotter, chunk_ms)
+    if not int8:
+        return to_litert(step, path)
+    if representative is None:
+        raise LiteRTExportError("int8=True needs representative clips (clips, samples) to calibrate the quantisation")
+    inputs = calibration_inputs(step, representative, max_calls=max_calibration_calls)
+    keep = (*keep_float, f"new_{TAIL}")
+    return to_litert(step, path, representative_data=[inputs], int8=True, keep_float=keep)
+
+
+def calibration_inputs(step: keras.Model, clips: Any, *, max_calls: int | None = None) -> dict[str, np.ndarray]:
+    """The inputs of every call of the chunk model `step` (`chunk_model`) streaming `clips`.
+
+    Args:
+        step: the chunk model.
+        clips: float waveforms `(clips, samples)`, cut to a whole number of chunks
+            (at least one).
+        max_calls: keep at most this many calls, evenly spaced over all of them.
+
+    Returns:
+        `{input name: (calls, ...) float32}`, the realistic streaming inputs (carried
+        state included) to calibrate an int8 file with.
+    """
+    clips = float_audio(clips, "representative clips")
+    chunk = int(step.inputs[0].shape[-1])
+    chunks = clips.shape[1] // chunk
+    if chunks == 0:
+        raise LiteRTExportError(f"representative clips of {clips.shape[1]} samples hold no {chunk}-sample chunk")
+    names = [tensor.name for tensor in step.inputs]  # audio, tail, started, state_0, ...
+    state = [np.zeros((len(clips), *t.shape[1:]), "float32") for t in step.inputs[1:]]
+    calls: dict[str, list[np.ndarray]] = {name: [] for name in names}
+    for i in range(chunks):
+        inputs = [clips[:, i * chunk : (i + 1) * chunk], *state]
+        for name, value in zip(names, inputs):
+            calls[name].append(np.asarray(value))
+        outputs = step(inputs, training=False)
+        state = [np.asarray(outputs[f"new_{name}"]) for name in names[1:]]
+    stacked = {name: np.concatenate(values).astype("float32") for name, values in calls.items()}
+    total = len(stacked[names[0]])
+    if max_calls is not None and total > max_calls:
+        keep = np.linspace(0, total - 1, max_calls).round().astype(int)
+        stacked = {name: values[keep] for name, values in stacked.items()}
+    return stacked
 
 
 class LiteRTStreamingSpotter:

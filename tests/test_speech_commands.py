@@ -239,7 +239,7 @@ def test_bad_flags_exit_2(tmp_path, capsys, flags, message):
 def test_keywords_and_litert_export_end_to_end(tmp_path):
     """--keywords high,low: mid becomes _unknown_, _silence_ clips are added (zeros: no noise);
     --export litert writes the float32 and int8 raw-audio files and (gru is causal) the streaming
-    one; predict_files reads the whole-clip files."""
+    ones, float32 and int8; predict_files reads the whole-clip files."""
     data = make_folder(tmp_path / "sc")
     out = tmp_path / "run"
     argv = ["--data-dir", data, "--out", out, "--quiet", *TINY, "--clip-seconds", "0.25",
@@ -252,13 +252,19 @@ def test_keywords_and_litert_export_end_to_end(tmp_path):
     assert metrics["sizes"] == {"train": 8, "val": 4, "test": 4}
     assert metrics["litert_test_clips"] == 4 and metrics["litert_agreement"] == 1.0
     assert 0 <= metrics["litert_int8_agreement"] <= 1 and metrics["litert_int8_ms_per_clip"] > 0
-    for name in ["keyword_spotter.tflite", "keyword_spotter_int8.tflite", "keyword_spotter_streaming.tflite"]:
+    for name in ["keyword_spotter.tflite", "keyword_spotter_int8.tflite", "keyword_spotter_streaming.tflite",
+                 "keyword_spotter_streaming_int8.tflite"]:
         assert (out / name).stat().st_size == metrics[name.replace("keyword_spotter", "litert").replace(".tflite", "_bytes")]
     # a causal model (gru) also gets the streaming file, equal to StreamingSpotter chunk by chunk
     # (pure tones: LiteRT's FFT rounds the near-zero bins differently, 1.1e-4 here, as the whole-clip
     # file differs from Keras by up to 7e-4 on a 300 Hz tone; tone + noise: 1e-4 in test_streaming_litert)
     assert metrics["litert_streaming_chunk_samples"] == 160 and metrics["litert_streaming_max_abs_diff"] < 1e-3
     assert metrics["litert_streaming_ms_per_chunk_p50"] > 0 and "litert_streaming_skipped" not in metrics
+    # and its int8 variant, checked the same way (4 test clips: agreement is a multiple of 1/4)
+    assert "litert_streaming_int8_skipped" not in metrics and metrics["litert_streaming_test_clips"] == 4
+    assert metrics["litert_streaming_int8_ms_per_chunk_p50"] > 0 and metrics["litert_streaming_int8_max_abs_diff"] < 0.5
+    for key in ["litert_streaming_agreement", "litert_streaming_int8_agreement", "litert_streaming_int8_float_agreement"]:
+        assert metrics[key] in (0.0, 0.25, 0.5, 0.75, 1.0)
     wavs = [str(data / "high" / "spk_nohash_0.wav"), str(data / "mid" / "spk_nohash_3.wav")]
     by_keras = predict_files(str(out), wavs)
     by_litert = predict_files(str(out), wavs, model="keyword_spotter.tflite")

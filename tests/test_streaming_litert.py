@@ -1,19 +1,34 @@
 """`recipes.streaming_litert`: the streaming LiteRT keyword spotter (one chunk + state in, scores +
 state out) equals the Python `StreamingSpotter` chunk by chunk, with builtin ops only."""
 
+import os
+
 import keras
 import numpy as np
 import pytest
 from test_streaming_spotter import clips, spotter
 
 from recipes.speech_commands import LITERT_STREAMING_FILE, export_streaming_litert
-from recipes.streaming_litert import LiteRTStreamingSpotter, chunk_model, streaming_litert
+from recipes.streaming_litert import LiteRTStreamingSpotter, calibration_inputs, chunk_model, streaming_litert
 from recipes.streaming_spotter import StreamingSpotter
 from seqzoo.export import LiteRTExportError, interpreter, to_litert
 
 # 8 kHz: 256-point FFT (h = 128), hop 80; 20 ms = 160 samples = 2 hops; r = (-128) mod 80 = 32,
 # tail = 256 - 80 + 32 = 208 samples. 1,920 samples = 12 chunks.
 SAMPLES = 1920
+
+
+def varied(n, seed):
+    """`n` clips of SAMPLES: tones of random pitch and loudness in noise of random level."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(SAMPLES) / 8000
+    hz, amplitude, noise = rng.uniform(150, 3000, (n, 1)), rng.uniform(0.05, 0.6, (n, 1)), rng.uniform(0.01, 0.3, (n, 1))
+    return (amplitude * np.sin(2 * np.pi * hz * t) + noise * rng.uniform(-1, 1, (n, SAMPLES))).astype("float32")
+
+
+def builtin_only(path):
+    ops = {op["op_name"] for op in interpreter(path)._get_ops_details()}
+    return bool(ops) and not any(op.startswith("Flex") or op == "CUSTOM" for op in ops)
 
 
 @pytest.mark.parametrize("name,kwargs,n_mfcc,states", [
@@ -40,9 +55,47 @@ def test_streamed_file_equals_the_python_streaming_spotter_chunk_by_chunk(tmp_pa
     np.testing.assert_allclose(got, expected, atol=1e-4)
     # run() resets the state: the second clip alone streams as it did beside the first.
     np.testing.assert_allclose(stream.run(x[1:]), expected[1:], atol=1e-4)
-    # Builtin ops only: no Flex (SELECT_TF_OPS) or custom op in the file.
-    ops = {op["op_name"] for op in interpreter(path)._get_ops_details()}
-    assert ops and not any(op.startswith("Flex") or op == "CUSTOM" for op in ops)
+    assert builtin_only(path)  # no Flex (SELECT_TF_OPS) or custom op in the file
+
+
+def test_int8_file_is_smaller_builtin_only_and_ends_clips_as_the_float_file_does(tmp_path):
+    # 64 units: the classifier's weights outweigh the float front end (mel matrix), so int8 must be smaller.
+    model, _ = spotter("gru", units=64)
+    float_path = streaming_litert(model, tmp_path / "stream.tflite")
+    path = streaming_litert(model, tmp_path / "stream_int8.tflite", int8=True, representative=varied(16, seed=1))
+    assert builtin_only(path) and os.path.getsize(path) < 0.7 * os.path.getsize(float_path)
+    tensors = interpreter(path).get_tensor_details()
+    assert sum(t["dtype"] == np.int8 for t in tensors) > 10  # the classifier is quantised,
+    front = [t["dtype"] for t in tensors if "/front_end/" in t["name"]]  # the audio path (buffer, STFT, mel,
+    assert np.float32 in front and np.int8 not in front  # dB, normalisation) is not
+    # Float inputs and outputs: the same runner runs both files.
+    stream, reference = LiteRTStreamingSpotter(path, batch_size=16), LiteRTStreamingSpotter(float_path, batch_size=16)
+    assert [d["dtype"] for d in stream.state_details] == [np.float32] * 3
+    x = varied(16, seed=2)
+    got, expected = stream.run(x)[:, -1], reference.run(x)[:, -1]
+    assert len(set(expected.argmax(-1))) > 1  # the clips are not all one class
+    assert np.mean(got.argmax(-1) == expected.argmax(-1)) >= 15 / 16 and np.abs(got - expected).max() < 0.1
+    with pytest.raises(LiteRTExportError, match=r"int8=True needs representative clips \(clips, samples\)"):
+        streaming_litert(model, tmp_path / "no.tflite", int8=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["stream.tflite", "stream_int8.tflite"]
+
+
+def test_calibration_inputs_are_the_calls_of_a_stream(tmp_path):
+    model, _ = spotter("gru", units=4)
+    step = chunk_model(model)
+    x = varied(3, seed=3)[:, :500]  # 3 whole chunks of 160 (the rest is dropped)
+    calls = calibration_inputs(step, x)
+    assert {k: v.shape for k, v in calls.items()} == {"audio": (9, 160), "tail": (9, 208), "started": (9, 1),
+                                                       "state_0": (9, 4)}
+    np.testing.assert_array_equal(calls["started"][:, 0], [0, 0, 0, 1, 1, 1, 1, 1, 1])  # chunk-major
+    np.testing.assert_array_equal(calls["audio"][3:6], x[:, 160:320])
+    first = step([calls[k][:3] for k in ["audio", "tail", "started", "state_0"]])
+    np.testing.assert_allclose(calls["state_0"][3:6], first["new_state_0"], atol=1e-6)  # the carried state
+    np.testing.assert_allclose(calls["tail"][3:6], first["new_tail"])
+    few = calibration_inputs(step, x, max_calls=4)
+    assert len(few["audio"]) == 4 and few["started"][0, 0] == 0 and few["started"][-1, 0] == 1
+    with pytest.raises(LiteRTExportError, match="representative clips of 100 samples hold no 160-sample chunk"):
+        calibration_inputs(step, x[:, :100])
 
 
 def test_signature_names_and_the_runner_refusals(tmp_path):
@@ -84,10 +137,28 @@ def test_a_model_that_reads_the_future_gets_a_one_line_reason_and_no_file(tmp_pa
     assert str(error.value).startswith("no streaming LiteRT file: streaming keyword spotting needs a causal "
                                        "classifier: bigru cannot stream: layer 'bigru_1' (Bidirectional)")
     # The recipe's --export litert: skipped with the reason, not a failed run.
-    metrics = export_streaming_litert(model, str(tmp_path), test=clips())
+    metrics = export_streaming_litert(model, str(tmp_path), test=clips(), representative=clips())
     assert list(metrics) == ["litert_streaming_skipped"]
     assert "bigru cannot stream" in metrics["litert_streaming_skipped"]
     assert not (tmp_path / LITERT_STREAMING_FILE).exists() and not list(tmp_path.iterdir())
+
+
+def test_a_failed_int8_conversion_keeps_the_float_file_and_records_why(tmp_path, monkeypatch):
+    import recipes.streaming_litert
+
+    write = recipes.streaming_litert.streaming_litert
+
+    def no_int8(spotter, path, **kwargs):
+        if kwargs.get("int8"):
+            raise LiteRTExportError("keyword_spotter_streaming does not convert to LiteRT builtin ops: 'tf.Foo' op")
+        return write(spotter, path, **kwargs)
+
+    monkeypatch.setattr(recipes.streaming_litert, "streaming_litert", no_int8)
+    model, _ = spotter("gru", units=4)
+    metrics = export_streaming_litert(model, str(tmp_path), test=clips(), representative=clips())
+    assert metrics["litert_streaming_int8_skipped"].endswith("builtin ops: 'tf.Foo' op")
+    assert not [key for key in metrics if key.startswith("litert_streaming_int8_") and not key.endswith("skipped")]
+    assert metrics["litert_streaming_bytes"] > 0 and sorted(p.name for p in tmp_path.iterdir()) == [LITERT_STREAMING_FILE]
 
 
 def test_module_docstring_examples_run():

@@ -131,8 +131,15 @@ def _convert(converter: Any, model: keras.Model) -> bytes:
 
 
 def _float_tensors(flatbuffer: bytes, layers: Sequence[str]) -> list[str]:
-    """The tensor names of `flatbuffer` that lie inside one of the named `layers`."""
-    names = [detail["name"] for detail in interpreter(flatbuffer).get_tensor_details()]
+    """The tensor names of `flatbuffer` that lie inside one of the named `layers` (or name
+    scopes), or that are the model outputs of those names (an output's last op is named after
+    the output, not after the layer that computes it)."""
+    runner = interpreter(flatbuffer)
+    details = runner.get_tensor_details()
+    names = [detail["name"] for detail in details]
+    by_index = {detail["index"]: detail["name"] for detail in details}
+    signature = runner.get_signature_runner().get_output_details() if runner.get_signature_list() else {}
+    outputs = {key: by_index[detail["index"]] for key, detail in signature.items()}
     found, keep = set(), []
     for name in names:
         parts = {re.sub(r"_\d+$", "", part) for fused in name.split(";") for part in fused.split("/")}
@@ -140,6 +147,9 @@ def _float_tensors(flatbuffer: bytes, layers: Sequence[str]) -> list[str]:
         found |= hits
         if hits:
             keep.append(name)
+    for key in set(layers) & set(outputs):
+        found.add(key)
+        keep.append(outputs[key])
     missing = [layer for layer in layers if layer not in found]
     if missing:
         raise LiteRTExportError(f"keep_float names {missing[0]!r}, which is no layer of the converted model")
@@ -162,16 +172,19 @@ def to_litert(
         path: the file to write (written atomically: a temporary file, then
             a rename).
         representative_data: for `int8=True`: input batches (arrays, or
-            lists of arrays for several inputs; a few hundred examples in
-            total) from which the activation ranges are measured, or a
-            callable returning such an iterable.
+            for several inputs dicts `{input name: array}`; a few hundred
+            examples in total) from which the activation ranges are
+            measured, or a callable returning such an iterable. (Lists of
+            arrays are fed in the converted graph's input order, which need
+            not be the model's: name the inputs.)
         int8: quantise weights and activations to int8 (the model's input and
             output stay float32), builtin int8 kernels only.
-        keep_float: with `int8`, names of layers (or nested models) whose ops
-            stay float32: parts whose values span a range one int8 scale
-            cannot hold (a power spectrum and its logarithm, say). Matched
-            against the converted graph's tensor names; a name that matches
-            nothing is refused.
+        keep_float: with `int8`, names of layers (or nested models, or name
+            scopes) whose ops stay float32: parts whose values span a range
+            one int8 scale cannot hold (a power spectrum and its logarithm,
+            say); a model output's name keeps the op that computes it float.
+            Matched against the converted graph's tensor names and signature
+            outputs; a name that matches nothing is refused.
 
     Returns:
         `str(path)`.
@@ -197,6 +210,11 @@ def to_litert(
         def batches():
             data = representative_data() if callable(representative_data) else representative_data
             for batch in data:
+                if isinstance(batch, dict):  # by input name: the converter matches the signature's names
+                    named = {name: np.asarray(item, dtype="float32") for name, item in batch.items()}
+                    for i in range(len(next(iter(named.values())))):
+                        yield {name: item[i : i + 1] for name, item in named.items()}
+                    continue
                 items = batch if isinstance(batch, (list, tuple)) else [batch]
                 items = [np.asarray(item, dtype="float32") for item in items]
                 for i in range(len(items[0])):  # the converter calibrates one example at a time
@@ -205,10 +223,11 @@ def to_litert(
         converter.representative_dataset = batches
     if denylisted:  # selective quantisation: TensorFlow's (public, experimental) quantisation debugger
         options = tf.lite.experimental.QuantizationDebugOptions(denylisted_nodes=denylisted)
-        debugger = tf.lite.experimental.QuantizationDebugger(
-            converter=converter, debug_dataset=batches, debug_options=options
-        )
-        flatbuffer = debugger.get_nondebug_quantized_model()
+        with contextlib.redirect_stdout(io.StringIO()):  # it converts too: the same SavedModel printout
+            debugger = tf.lite.experimental.QuantizationDebugger(
+                converter=converter, debug_dataset=batches, debug_options=options
+            )
+            flatbuffer = debugger.get_nondebug_quantized_model()
     else:
         flatbuffer = _convert(converter, model)
     path = str(path)
