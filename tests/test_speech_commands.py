@@ -265,6 +265,9 @@ def test_keywords_and_litert_export_end_to_end(tmp_path):
     assert metrics["litert_streaming_int8_ms_per_chunk_p50"] > 0 and metrics["litert_streaming_int8_max_abs_diff"] < 0.5
     for key in ["litert_streaming_agreement", "litert_streaming_int8_agreement", "litert_streaming_int8_float_agreement"]:
         assert metrics[key] in (0.0, 0.25, 0.5, 0.75, 1.0)
+    below = metrics.get("litert_streaming_int8_below_target", "")  # said, with the counts, under 0.97
+    assert bool(below) == (metrics["litert_streaming_int8_agreement"] < 0.97)
+    assert not below or f"ends {round(4 * metrics['litert_streaming_int8_agreement'])} of 4 test clips" in below
     wavs = [str(data / "high" / "spk_nohash_0.wav"), str(data / "mid" / "spk_nohash_3.wav")]
     by_keras = predict_files(str(out), wavs)
     by_litert = predict_files(str(out), wavs, model="keyword_spotter.tflite")
