@@ -10,7 +10,7 @@ an interrupted benchmark continues where it stopped; `recipes.pretrain` itself
 resumes an unfinished run from its last epoch.
 
     python benchmarks/pretraining.py --models lstm --seeds 42,1,2
-    python benchmarks/pretraining.py --models bert,gpt
+    python benchmarks/pretraining.py --models bert,gpt --scratch   # + from scratch at the same 512 tokens
     python benchmarks/pretraining.py --quick                 # smoke: 300 documents, 1 epoch each
 
 What each model pre-trains on (`PLAN`): recurrent models read windows of 128
@@ -42,8 +42,12 @@ PLAN: dict[str, tuple[list[str], list[str]]] = {
 QUICK = (["--limit", "300", "--epochs", "1"], ["--limit", "300", "--epochs", "1"])
 
 
-def planned(models: list[str], seeds: list[int], quick: bool, runs_dir: str) -> list[tuple[str, str, list[str]]]:
-    """(label, module, extra argv): each model's pre-training run, then its fine-tuning runs."""
+def planned(models: list[str], seeds: list[int], quick: bool, runs_dir: str,
+            scratch: bool = False) -> list[tuple[str, str, list[str]]]:
+    """(label, module, extra argv): each model's pre-training run, then its fine-tuning runs;
+    with `scratch`, also the same fine-tuning runs without `--init` (`imdb-M-scratch`) for the
+    models whose fine-tuning flags differ from the recipe's defaults (the others' from-scratch
+    rows are the recipe defaults of `accuracy.py`)."""
     out = []
     for model in models:
         pre, fine = PLAN[model]
@@ -54,6 +58,8 @@ def planned(models: list[str], seeds: list[int], quick: bool, runs_dir: str) -> 
         out.append((pre_label, "recipes.pretrain", ["--model", model, *pre]))
         init = ["--init", os.path.join(runs_dir, pre_label)]
         out += accuracy.seeded([(f"imdb-{model}-init{suffix}", "recipes.imdb", ["--model", model, *init, *fine])], seeds)
+        if scratch and PLAN[model][1]:
+            out += accuracy.seeded([(f"imdb-{model}-scratch{suffix}", "recipes.imdb", ["--model", model, *fine])], seeds)
     return out
 
 
@@ -65,6 +71,8 @@ def main(argv=None) -> int:
     parser.add_argument("--data-dir", default=DEFAULT_DATA, help="folder with imdb/ (default: %(default)s)")
     parser.add_argument("--runs-dir", default=os.path.join(ROOT, "runs", "benchmarks"),
                         help="where the run directories go (default: %(default)s)")
+    parser.add_argument("--scratch", action="store_true",
+                        help="also fine-tune without --init at the same flags (bert, gpt: 512 tokens)")
     parser.add_argument("--rerun", action="store_true", help="train again even where a complete run exists")
     parser.add_argument("--json", default=os.path.join(HERE, "pretraining.json"))
     args = parser.parse_args(argv)
@@ -78,7 +86,7 @@ def main(argv=None) -> int:
         parser.error(f"--seeds {args.seeds!r}: expected comma-separated integers, e.g. 42,1,2")
     start = time.perf_counter()
     rows = []
-    for label, module, extra in planned(models, seeds, args.quick, args.runs_dir):
+    for label, module, extra in planned(models, seeds, args.quick, args.runs_dir, args.scratch):
         rows.append(accuracy.run_one(label, module, extra, args))
         if "error" in rows[-1] and module == "recipes.pretrain":
             break  # nothing to fine-tune from

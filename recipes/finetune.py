@@ -37,7 +37,8 @@ import keras
 from recipes import flags
 from recipes.artifacts import read_json
 from recipes.config import RunConfig
-from recipes.runner import UsageError, _first_line
+from recipes.data import first_line
+from recipes.runner import UsageError
 
 HEAD_PREFIX = "lm_"  # the language-model head's layers (seqzoo.heads.language_model)
 LEFT_BEHIND = ("embedding/output_bias",)  # the tied output's bias: part of the head
@@ -64,8 +65,8 @@ def add_arguments(group: argparse._ArgumentGroup) -> None:
                        help="start from a recipes.pretrain run: its vocabulary, front end and backbone "
                        "(a fresh head); the model and its widths must match the run's")
     group.add_argument("--freeze-epochs", type=flags.non_negative_int, metavar="N",
-                       help="with --init: train only the new layers for the first N epochs "
-                       "(default: %(default)s)")
+                       help="with --init: train only the new layers for the first N epochs; N >= --epochs "
+                       "never trains the pretrained layers (a linear probe) (default: %(default)s)")
     group.add_argument("--pretrained-lr-factor", type=flags.positive_float, metavar="F",
                        help="with --init: the pretrained layers learn at F x --learning-rate "
                        "(default: %(default)s)")
@@ -98,7 +99,7 @@ class PretrainedRun:
         try:
             config = read_json(files["config.json"])
         except (ValueError, OSError) as error:  # JSONDecodeError, UnicodeDecodeError
-            raise UsageError(unreadable.format("config.json", _first_line(error))) from None
+            raise UsageError(unreadable.format("config.json", first_line(error))) from None
         if config.get("recipe") != "pretrain":
             raise UsageError(f"--init {path} is a {config.get('recipe')!r} run, not a recipes.pretrain run")
         if config.get("model") != args.model:
@@ -110,13 +111,13 @@ class PretrainedRun:
             with open(files["vocabulary.txt"], encoding="utf-8") as handle:
                 vocabulary = handle.read().split("\n")[:-1]
         except (ValueError, OSError) as error:  # UnicodeDecodeError
-            raise UsageError(unreadable.format("vocabulary.txt", _first_line(error))) from None
+            raise UsageError(unreadable.format("vocabulary.txt", first_line(error))) from None
         import seqzoo.layers  # noqa: F401  (registers seqzoo's layers for safe-mode loading)
 
         try:
             model = keras.saving.load_model(files["model.keras"], compile=False, safe_mode=True)
         except Exception as error:  # noqa: BLE001  (truncated, not a zip, ...: say so in one line)
-            raise UsageError(unreadable.format("model.keras", _first_line(error))) from None
+            raise UsageError(unreadable.format("model.keras", first_line(error))) from None
         rows = model.get_layer("embedding").input_dim
         if rows != len(vocabulary):
             raise UsageError(

@@ -130,7 +130,7 @@ import seqzoo  # noqa: E402
 from recipes import artifacts, baselines, budget, rundir  # noqa: E402
 from recipes import config as run_config  # noqa: E402
 from recipes.config import RunConfig  # noqa: E402
-from recipes.data import DataError  # noqa: E402  (re-exported: recipes raise runner.DataError)
+from recipes.data import DataError, first_line  # noqa: E402  (re-exported: recipes raise runner.DataError)
 from recipes.rundir import UsageError  # noqa: E402  (re-exported: recipes raise runner.UsageError)
 from seqzoo import distribute, registry  # noqa: E402
 from seqzoo.heads import loss_and_metrics  # noqa: E402
@@ -532,7 +532,7 @@ def train_and_evaluate(
         try:
             model = seqzoo.load_model(paths.model)  # outside the scope: this process alone
         except Exception as error:  # noqa: BLE001  (a damaged file: say so in one line)
-            raise UsageError(f"--out {args.out!r}: model.keras cannot be loaded ({_first_line(error)}); "
+            raise UsageError(f"--out {args.out!r}: model.keras cannot be loaded ({first_line(error)}); "
                              "pass --overwrite to train again") from None
         state = artifacts.read_json(paths.train_state)
     else:
@@ -572,15 +572,10 @@ def _baselines(data: TaskData, test_metrics: dict[str, Any]) -> dict[str, Any]:
     try:
         found = baselines.for_task(data)
     except Exception as error:  # noqa: BLE001  (a baseline never fails the run; say why it is missing)
-        return {"baselines": {}, "warnings": [f"warning: no sanity baselines ({_first_line(error)})"]}
+        return {"baselines": {}, "warnings": [f"warning: no sanity baselines ({first_line(error)})"]}
     if "baseline_mse" in test_metrics:  # the forecast recipes' persistence, on the same windows
         found["persistence_mse"] = test_metrics["baseline_mse"]
     return {"baselines": found, "warnings": baselines.sanity_check(test_metrics, found)}
-
-
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
 
 
 def train_and_record(

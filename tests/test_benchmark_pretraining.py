@@ -33,6 +33,16 @@ def test_fine_tuning_reads_its_own_pretraining_run(model, tmp_path):
             assert _flag(argv, "--seq-len") == _flag(pre_argv, "--seq-len") is not None
 
 
+def test_scratch_rows_repeat_the_fine_tuning_flags_without_init(tmp_path):
+    runs = {label: argv for label, _, argv in pretraining.planned(["lstm", "gpt"], [42, 1], quick=False,
+                                                                 runs_dir=str(tmp_path), scratch=True)}
+    assert [label for label in runs if "scratch" in label] == ["imdb-gpt-scratch", "imdb-gpt-scratch-seed1"]
+    for seed_label in ("", "-seed1"):
+        init, scratch = runs[f"imdb-gpt-init{seed_label}"], runs[f"imdb-gpt-scratch{seed_label}"]
+        assert "--init" not in scratch and _flag(scratch, "--seq-len") == "512"
+        assert [v for i, v in enumerate(init) if "--init" not in init[max(i - 1, 0):i + 1]] == scratch
+
+
 def test_quick_runs_get_their_own_labels(tmp_path):
     labels = [label for label, _, _ in pretraining.planned(["lstm"], [42], quick=True, runs_dir=str(tmp_path))]
     assert labels == ["pretrain-lstm-quick", "imdb-lstm-init-quick"]

@@ -82,16 +82,17 @@ def load_tfds(
     try:
         builder = tfds.builder(name, data_dir=data_dir)
     except Exception as error:  # e.g. DatasetNotFoundError
-        raise DataError(f"TFDS dataset {name!r} is not available: {_first_line(error)}; {hint}") from None
+        raise DataError(f"TFDS dataset {name!r} is not available: {first_line(error)}; {hint}") from None
     if not builder.is_prepared():
         require_network(f"the TFDS dataset {name!r}", hint)
         try:
             builder.download_and_prepare()
         except Exception as error:
-            raise DataError(f"downloading TFDS dataset {name!r} failed: {_first_line(error)}; {hint}") from None
+            raise DataError(f"downloading TFDS dataset {name!r} failed: {first_line(error)}; {hint}") from None
     return [builder.as_dataset(split=split, as_supervised=as_supervised) for split in splits]
 
 
-def _first_line(error: BaseException) -> str:
+def first_line(error: BaseException) -> str:
+    """The first line of an error's message (its type name if the message is empty)."""
     text = str(error).strip() or type(error).__name__
     return text.splitlines()[0]

@@ -41,7 +41,7 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from recipes.data import DataError, load_tfds
+from recipes.data import DataError, first_line, load_tfds
 from recipes.data import text as text_data
 
 MASK_TOKEN = "[MASK]"
@@ -68,7 +68,7 @@ def _read_csv(path: str) -> np.ndarray:
     except pd.errors.EmptyDataError:
         raise DataError(f"{path} is empty; expected a CSV with a text column") from None
     except (pd.errors.ParserError, UnicodeDecodeError, OSError) as error:
-        raise DataError(f"{path} is not a readable CSV ({text_data._first_line(error)})") from None
+        raise DataError(f"{path} is not a readable CSV ({first_line(error)})") from None
     if "text" not in frame.columns:
         raise DataError(f"{path} has no column text (has {', '.join(map(str, frame.columns))})")
     return frame["text"].to_numpy(dtype=object)

@@ -31,7 +31,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from recipes.data import DataError, load_tfds
+from recipes.data import DataError, first_line, load_tfds
 
 AUTOTUNE = tf.data.AUTOTUNE
 
@@ -70,7 +70,7 @@ def read_csv_splits(folder: str, num_classes: int) -> TextSplits:
         except pd.errors.EmptyDataError:
             raise DataError(f"{path} is empty; expected a CSV with columns text,label") from None
         except (pd.errors.ParserError, UnicodeDecodeError, OSError) as error:
-            raise DataError(f"{path} is not a readable CSV ({_first_line(error)})") from None
+            raise DataError(f"{path} is not a readable CSV ({first_line(error)})") from None
         missing = [c for c in ("text", "label") if c not in frame.columns]
         if missing:
             raise DataError(
@@ -110,7 +110,7 @@ def read_folder_splits(folder: str, class_names: Sequence[str]) -> TextSplits:
                 root, class_names=list(class_names), batch_size=None, shuffle=False, verbose=False
             )
         except ValueError as error:
-            raise DataError(f"{root}: {_first_line(error)}") from None
+            raise DataError(f"{root}: {first_line(error)}") from None
         texts, labels = [], []
         for text, label in dataset.as_numpy_iterator():
             texts.append(text)
@@ -336,7 +336,3 @@ def make_dataset(
 def _as_strings(texts: np.ndarray) -> np.ndarray:
     return np.array([t if isinstance(t, bytes) else str(t).encode("utf-8") for t in texts], dtype=object)
 
-
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip() or type(error).__name__
-    return text.splitlines()[0]
