@@ -95,6 +95,11 @@ def _pmul(x, y, conj=False):
     return (x[0] * y[0] - x[1] * y[1], x[0] * y[1] + x[1] * y[0])
 
 
+def _conj(x):
+    """The conjugate of a part tuple (None stays None)."""
+    return x if x is None or len(x) == 1 else (x[0], -x[1])
+
+
 def _padd(x, y):
     return tuple(p + q for p, q in zip(x, y))
 
@@ -147,19 +152,26 @@ def _shift_chunks(x, entering, reverse):
     return ops.concatenate([entering, x[:, :-1]], axis=1)
 
 
-def _scan_steps(a, b, h0, layout, reverse):
-    """All states from step lists `a`, `b` (part tuples `(batch, chunks, *rest)`) and `h0`."""
+def _scan_steps(a, b, h0, layout, reverse, rest=None):
+    """All states from step lists `a`, `b` (part tuples `(batch, chunks, *rest)`) and `h0`,
+    and the product of each chunk's decays after its first step (`rest`; None for one-step
+    chunks). A given `rest` is used instead of multiplying it out again (the backward scan's
+    decays are the forward's, one step later)."""
     order = list(range(layout.size))[::-1] if reverse else list(range(layout.size))
-    end, prod = b[order[0]], a[order[0]]
-    for i in order[1:]:  # 1. every chunk from a zero state: its end state and decay product
+    end = b[order[0]]
+    for i in order[1:]:  # 1. every chunk from a zero state: its end state ...
         end = _padd(_pmul(a[i], end), b[i])
-        prod = _pmul(prod, a[i])
+    if rest is None and len(order) > 1:  # ... and its decay product
+        rest = a[order[1]]
+        for i in order[2:]:
+            rest = _pmul(rest, a[i])
+    prod = a[order[0]] if rest is None else _pmul(a[order[0]], rest)
     entering = _chunk_starts(prod, end, h0, layout.static_chunks, reverse)  # 2.
     h, states = entering, [None] * layout.size
     for i in order:  # 3. every chunk from its entering state
         h = _padd(_pmul(a[i], h), b[i])
         states[i] = h
-    return states
+    return states, rest
 
 
 def _chunk_starts(prod, end, h0, static_chunks, reverse):
@@ -240,14 +252,15 @@ def _linear(a, b, h0, chunk_size, reverse):
         a_, b_, h0_ = flat[:n], flat[n:2 * n], flat[2 * n:]
         layout = _Layout(b_[0], chunk_size)
         a_steps = layout.parts(a_)
-        h = _scan_steps(a_steps, layout.parts(b_, (0.0, 0.0)), h0_, layout, reverse)
+        h, rest = _scan_steps(a_steps, layout.parts(b_, (0.0, 0.0)), h0_, layout, reverse)
 
         def grad(*upstream, **unused):
             if len(upstream) == 1 and isinstance(upstream[0], (tuple, list)):
                 upstream = tuple(upstream[0])  # JAX passes the cotangents of a tuple output as one tuple
             a_next, h_prev = _backward_inputs(a_steps, h, h0_, reverse)
             zero = tuple(ops.zeros_like(p) for p in h0_)
-            g = _scan_steps(a_next, layout.parts(upstream, (0.0, 0.0)), zero, layout, not reverse)
+            g, _ = _scan_steps(a_next, layout.parts(upstream, (0.0, 0.0)), zero, layout, not reverse,
+                               _conj(rest))
             grad_a = [_pmul(p, q, conj=True) for p, q in zip(h_prev, g)]
             grad_h0 = _pmul(_first_step(a_steps, reverse), _first_step(g, reverse), conj=True)
             return (*layout.sequences(grad_a), *layout.sequences(g), *grad_h0)
@@ -269,15 +282,15 @@ def _gated(k, v, h0, chunk_size, reverse):
         values = layout.steps(v_)
         b = [(z * x,) for z, x in zip(update, values)]
         a = [(d,) for d in decay]
-        h = _scan_steps(a, b, (h0_,), layout, reverse)
+        h, rest = _scan_steps(a, b, (h0_,), layout, reverse)
 
         def grad(upstream, **unused):
             a_next, h_prev = _backward_inputs(a, h, (h0_,), reverse)
             zero = (ops.zeros_like(h0_),)
-            g = _scan_steps(a_next, [(u,) for u in layout.steps(upstream)], zero, layout, not reverse)
-            # a = sigmoid(-k), b = sigmoid(k) v:  dL/dk = z (1 - z) g (v - h_prev),  dL/dv = z g
-            grad_k = [z * d * gi[0] * (x - hp[0]) for z, d, gi, x, hp in zip(update, decay, g, values, h_prev)]
+            g, _ = _scan_steps(a_next, [(u,) for u in layout.steps(upstream)], zero, layout, not reverse, rest)
+            # a = sigmoid(-k), b = sigmoid(k) v:  dL/dv = z g,  dL/dk = z (1 - z) g (v - h_prev) = dL/dv a (v - h_prev)
             grad_v = [z * gi[0] for z, gi in zip(update, g)]
+            grad_k = [gv * d * (x - hp[0]) for gv, d, x, hp in zip(grad_v, decay, values, h_prev)]
             grad_h0 = _first_step(a, reverse)[0] * _first_step(g, reverse)[0]
             return layout.sequence(grad_k), layout.sequence(grad_v), grad_h0
 
