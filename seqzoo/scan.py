@@ -20,7 +20,9 @@ pairs) and costs O(T) elementwise work with about 2 * chunk_size + log(T)
 sequential steps. The gradient is written by hand (`keras.ops.custom_gradient`):
 it is the same scan run backwards over the upstream gradient,
 g_t = dL/dh_t + conj(a_{t+1}) g_{t+1}, with dL/db_t = g_t and
-dL/da_t = g_t conj(h_{t-1}), instead of differentiating the unrolled loops.
+dL/da_t = g_t conj(h_{t-1}), instead of differentiating the unrolled loops; its
+chunk decay products reuse the forward's (the product of a chunk's decays after
+its first step).
 
 `gated_scan(k, v)` is the same recurrence given the gate pre-activation:
 h_t = sigmoid(-k_t) h_{t-1} + sigmoid(k_t) v_t (minGRU, and minLSTM with
@@ -28,7 +30,11 @@ k = log i - log f); the gate algebra and its gradient run on the step slices
 inside the loops (1 - z is never formed). On this 2-core CPU it costs about
 what `linear_scan` of precomputed gates costs (`benchmarks/revival.py`
 measures both): what dominates is moving the sequence into and out of the step
-slices, and the number of small operations.
+slices, and the number of small operations. `gated_projection_scan(x, project)`
+is `gated_scan(*project(x))` for a position-wise projection (minGRU's, minLSTM's
+input projection): it lays `x` out step-major, `(chunk_size, batch, chunks,
+channels)`, before projecting, so the steps of `k` and `v` are contiguous slabs
+that the scan reads without copying them (only the usually narrower `x` moves).
 
 Measured on this project's 2-core CPU (TensorFlow backend, batch 16,
 T = 1024, 128 channels, forward + backward of a minGRU-style gate and scan),
@@ -52,7 +58,7 @@ from typing import Any, Sequence
 import keras
 from keras import ops
 
-__all__ = ["linear_scan", "gated_scan"]
+__all__ = ["linear_scan", "gated_scan", "gated_projection_scan"]
 
 DEFAULT_CHUNK = 32
 _SATURATED = 1e4  # a gate pre-activation whose sigmoid is exactly 1 (masked steps of gated_scan)
@@ -122,12 +128,21 @@ class _Layout:
         self.chunks = (self.time + self.pad) // size
         self.static_chunks = None if static_time is None else -(-int(static_time) // size)
 
+    def chunked(self, x, fill=0.0):
+        """`x` `(batch, time, *rest)` -> `(batch, chunks, size, *rest)` (padded with `fill`)."""
+        rest = tuple(x.shape[2:])
+        if self.needs_pad:
+            x = ops.pad(x, [[0, 0], [0, self.pad]] + [[0, 0]] * len(rest), constant_values=fill)
+        return ops.reshape(x, (self.batch, self.chunks, self.size, *rest))
+
     def steps(self, x, fill=0.0):
         """`x` `(batch, time, *rest)` -> `size` slices `(batch, chunks, *rest)` (padded with `fill`)."""
-        if self.needs_pad:
-            x = ops.pad(x, [[0, 0], [0, self.pad]] + [[0, 0]] * len(self.rest), constant_values=fill)
-        x = ops.reshape(x, (self.batch, self.chunks, self.size, *self.rest))
-        return ops.unstack(x, num=self.size, axis=2)
+        return ops.unstack(self.chunked(x, fill), num=self.size, axis=2)
+
+    def time_major(self, x, fill=0.0):
+        """`x` `(batch, time, *rest)` -> `(size, batch, chunks, *rest)`: step i of every chunk is
+        one contiguous slab (an unstack along axis 0 copies nothing)."""
+        return ops.moveaxis(self.chunked(x, fill), 2, 0)
 
     def parts(self, x, fills=(1.0, 0.0)):
         """A part tuple -> list over steps of part tuples."""
@@ -136,7 +151,8 @@ class _Layout:
 
     def sequence(self, steps):
         """`size` slices `(batch, chunks, *rest)` -> `(batch, time, *rest)`."""
-        x = ops.reshape(ops.stack(steps, axis=2), (self.batch, self.chunks * self.size, *self.rest))
+        rest = tuple(steps[0].shape[2:])
+        x = ops.reshape(ops.stack(steps, axis=2), (self.batch, self.chunks * self.size, *rest))
         return x[:, :self.time] if self.needs_pad else x
 
     def sequences(self, steps):
@@ -270,16 +286,21 @@ def _linear(a, b, h0, chunk_size, reverse):
     return tuple(run(*a, *b, *h0))
 
 
-def _gated(k, v, h0, chunk_size, reverse):
-    """`gated_scan` on tensors, with its gradient."""
+def _gated(k, v, h0, layout, reverse, time_major=False):
+    """`gated_scan` on tensors `(batch, time, *rest)`, or laid out `(size, batch, chunks, *rest)`
+    (`time_major`, padding included), with its gradient (in the layout of `k` and `v`)."""
+    if time_major:
+        split = lambda x, fill=0.0: ops.unstack(x, num=layout.size, axis=0)  # noqa: E731
+        merge = lambda steps: ops.stack(steps, axis=0)  # noqa: E731
+    else:
+        split, merge = layout.steps, layout.sequence
 
     @_with_gradient
     def run(k_, v_, h0_):
-        layout = _Layout(v_, chunk_size)
-        gates = layout.steps(k_, -_SATURATED)  # padding: sigmoid(-k) = 1, the state is carried
+        gates = split(k_, -_SATURATED)  # padding: sigmoid(-k) = 1, the state is carried
         decay = [ops.sigmoid(-x) for x in gates]  # 1 - z, without forming 1 - z
         update = [ops.sigmoid(x) for x in gates]
-        values = layout.steps(v_)
+        values = split(v_)
         b = [(z * x,) for z, x in zip(update, values)]
         a = [(d,) for d in decay]
         h, rest = _scan_steps(a, b, (h0_,), layout, reverse)
@@ -292,7 +313,7 @@ def _gated(k, v, h0, chunk_size, reverse):
             grad_v = [z * gi[0] for z, gi in zip(update, g)]
             grad_k = [gv * d * (x - hp[0]) for gv, d, x, hp in zip(grad_v, decay, values, h_prev)]
             grad_h0 = _first_step(a, reverse)[0] * _first_step(g, reverse)[0]
-            return layout.sequence(grad_k), layout.sequence(grad_v), grad_h0
+            return merge(grad_k), merge(grad_v), grad_h0
 
         return layout.sequence([s[0] for s in h]), grad
 
@@ -388,7 +409,50 @@ def gated_scan(k, v, *, initial=None, mask=None, reverse: bool = False, chunk_si
         k = ops.where(keep, k, -_SATURATED)  # sigmoid(-k) = 1, sigmoid(k) = 0: the state is carried
         v = ops.where(keep, v, 0.0)
     h0 = ops.zeros_like(v[:, 0]) if initial is None else ops.cast(ops.convert_to_tensor(initial), v.dtype)
-    return _gated(k, v, h0, chunk_size, reverse)
+    return _gated(k, v, h0, _Layout(v, chunk_size), reverse)
+
+
+def gated_projection_scan(x, project, *, initial=None, mask=None, reverse: bool = False,
+                          chunk_size: int | None = None):
+    """`gated_scan(*project(x))` for a position-wise `project` (an input projection).
+
+    The same result as `gated_scan(k, v)` with `k, v = project(x)`, but `x` is
+    laid out step-major, `(chunk_size, batch, chunks, channels)`, before
+    `project` runs, so the scan reads each step of `k` and `v` as a contiguous
+    slab instead of copying both into step slices (`x` is usually the narrower
+    tensor), and their gradients come back in that layout.
+
+    Args:
+        x: `(batch, time, channels)` input.
+        project: `x -> (k, v)`, acting on the last axis only (any leading axes),
+            e.g. a matmul and bias.
+        initial, mask, reverse, chunk_size: as in `gated_scan`.
+
+    Returns:
+        `(batch, time, *channels of v)` states.
+
+    Example:
+
+    >>> import numpy as np
+    >>> x = np.ones((1, 3, 1), "float32")
+    >>> np.asarray(gated_projection_scan(x, lambda t: (t * 0, t)))[0, :, 0].tolist()
+    [0.5, 0.75, 0.875]
+    """
+    if keras.backend.is_keras_tensor(x):
+        v = project(x)[1]
+        return keras.KerasTensor(v.shape, dtype=v.dtype)
+    x = ops.convert_to_tensor(x)
+    layout = _Layout(x, chunk_size)
+    k, v = project(layout.time_major(x))
+    if mask is not None or layout.needs_pad:  # masked or padding steps carry the state
+        keep = ops.ones_like(x[:, :, :1]) if mask is None else ops.cast(_keep_mask(mask, 3), x.dtype)
+        keep = ops.cast(layout.time_major(keep), "bool")
+        for _ in range(len(v.shape) - 4):  # (size, batch, chunks, 1, ...) against v's channels
+            keep = ops.expand_dims(keep, -1)
+        k = ops.where(keep, k, -_SATURATED)
+        v = ops.where(keep, v, 0.0)
+    h0 = ops.zeros_like(v[0, :, 0]) if initial is None else ops.cast(ops.convert_to_tensor(initial), v.dtype)
+    return _gated(k, v, h0, layout, reverse, time_major=True)
 
 
 def sequential_scan(a, b, *, initial=None):
