@@ -173,3 +173,12 @@ def test_gated_projection_scan_equals_the_gated_scan_of_the_projection_with_grad
         return gated_projection_scan(x, lambda t: project(t, kernel), reverse=reverse, chunk_size=4)
 
     np.testing.assert_allclose(unknown_length(x), gated_scan(*project(x, kernel), reverse=reverse), atol=1e-5)
+
+
+def test_the_default_chunk_grows_with_time_times_channels_and_changes_no_result():
+    from seqzoo.scan import _default_chunk
+
+    assert [_default_chunk(1024, 128), _default_chunk(1024, 256), _default_chunk(4096, 128)] == [32, 64, 128]
+    assert [_default_chunk(None, 4096), _default_chunk(10**6, 10**3), _default_chunk(5, 1)] == [32, 128, 32]
+    a, b = _random((1, 300, 1024), 1), _random((1, 300, 1024), 2, -1, 1)  # 300 x 1024 > 4096 x 64: chunks of 128
+    np.testing.assert_allclose(linear_scan(a, b), linear_scan(a, b, chunk_size=32), atol=1e-5)
