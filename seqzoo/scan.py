@@ -319,9 +319,12 @@ def _gated(k, v, h0, layout, reverse, time_major=False):
 
     @_with_gradient
     def run(k_, v_, h0_):
-        gates = split(k_, -_SATURATED)  # padding: sigmoid(-k) = 1, the state is carried
-        decay = [ops.sigmoid(-x) for x in gates]  # 1 - z, without forming 1 - z
-        update = [ops.sigmoid(x) for x in gates]
+        if time_major:  # contiguous (padding set already): the gates of all steps at once, then free slices
+            decay, update = split(ops.sigmoid(-k_)), split(ops.sigmoid(k_))  # 1 - z, without forming 1 - z
+        else:
+            gates = split(k_, -_SATURATED)  # padding: sigmoid(-k) = 1, the state is carried
+            decay = [ops.sigmoid(-x) for x in gates]  # 1 - z, without forming 1 - z
+            update = [ops.sigmoid(x) for x in gates]
         values = split(v_)
         b = [(z * x,) for z, x in zip(update, values)]
         a = [(d,) for d in decay]
