@@ -47,10 +47,10 @@ and the current numbers). Then the backward's reuse of the forward's chunk
 products, `gated_projection_scan` and the default chunk sized by time x
 channels took a minGRU layer's training step (Adam, `train_on_batch`, batch 16,
 T = 1024, 64 features; CPU time, interleaved in one process, 2026-12-06, the
-machine loaded by other jobs, load average 8.7) from 35.3 to 31.4 ms at 128
-units (its Dense(2 * units) floor 11.9 ms) and from 78.8 to 70.3 ms at 256
-units (floor 21.5 ms); `linear_scan` alone on (16, 1024, 256) forward +
-backward went from 32.1 to 19.0 ms CPU (chunks of 64 instead of 32).
+machine loaded by other jobs, load average 4.7) from 38.3 to 33.7 ms at 128
+units (its Dense(2 * units) floor 12.7 ms) and from 88.8 to 61.7 ms at 256
+units (floor 21.8 ms); `linear_scan` alone on (16, 1024, 256) forward +
+backward went from 32.1 to 19.0 ms CPU (chunks of 64 instead of 32; load 8.1).
 
 Example:
 
@@ -135,12 +135,12 @@ def _padd(x, y):
 class _Layout:
     """How a `(batch, time, *rest)` sequence is cut into `size` step slices `(batch, chunks, *rest)`."""
 
-    def __init__(self, ref, chunk_size):
+    def __init__(self, ref, chunk_size, channels=None):
         self.rest = tuple(ref.shape[2:])
         if any(d is None for d in self.rest):
             raise ValueError(f"linear_scan needs static channel dimensions, got {tuple(ref.shape)}")
         static_time = ref.shape[1]
-        size = chunk_size or _default_chunk(static_time, math.prod(self.rest))
+        size = chunk_size or _default_chunk(static_time, channels or math.prod(self.rest))
         if static_time is not None and static_time <= size:
             size = max(1, int(static_time))
         self.size = size
@@ -453,7 +453,8 @@ def gated_projection_scan(x, project, *, initial=None, mask=None, reverse: bool 
     Args:
         x: `(batch, time, channels)` input.
         project: `x -> (k, v)`, acting on the last axis only (any leading axes),
-            e.g. a matmul and bias.
+            e.g. a matmul and bias, written with `keras.ops` (it is also called
+            on a symbolic `keras.KerasTensor`, for the channels of `v`).
         initial, mask, reverse, chunk_size: as in `gated_scan`.
 
     Returns:
@@ -470,7 +471,9 @@ def gated_projection_scan(x, project, *, initial=None, mask=None, reverse: bool 
         v = project(x)[1]
         return keras.KerasTensor(v.shape, dtype=v.dtype)
     x = ops.convert_to_tensor(x)
-    layout = _Layout(x, chunk_size)
+    # The default chunk is sized by the channels of v, read from a symbolic call (no computation).
+    channels = math.prod(project(keras.KerasTensor((None, *x.shape[1:]), dtype=x.dtype))[1].shape[2:])
+    layout = _Layout(x, chunk_size, channels)
     k, v = project(layout.time_major(x))
     if mask is not None or layout.needs_pad:  # masked or padding steps carry the state
         keep = ops.ones_like(x[:, :, :1]) if mask is None else ops.cast(_keep_mask(mask, 3), x.dtype)
