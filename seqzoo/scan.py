@@ -36,7 +36,8 @@ slices, and the number of small operations. `gated_projection_scan(x, project)`
 is `gated_scan(*project(x))` for a position-wise projection (minGRU's, minLSTM's
 input projection): it lays `x` out step-major, `(chunk_size, batch, chunks,
 channels)`, before projecting, so the steps of `k` and `v` are contiguous slabs
-that the scan reads without copying them (only the usually narrower `x` moves).
+that the scan reads without copying them (only the usually narrower `x` moves),
+and the two sigmoids run once on the whole gate tensor.
 
 Measured on this project's 2-core CPU (TensorFlow backend, batch 16,
 T = 1024, 128 channels, forward + backward of a minGRU-style gate and scan),
