@@ -141,3 +141,44 @@ def test_unknown_length_inside_a_traced_function_gives_the_same_states_and_gradi
         ref = sequential_scan(ref_a, b)
         loss = tf.reduce_sum(ref * ref)
     np.testing.assert_allclose(grad, tape.gradient(loss, ref_a), atol=1e-4)
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+def test_gated_projection_scan_equals_the_gated_scan_of_the_projection_with_gradients(reverse):
+    import tensorflow as tf
+
+    from seqzoo.scan import gated_projection_scan, gated_scan
+
+    x, kernel = tf.constant(_random((2, 21, 4), 1, -1, 1)), tf.constant(_random((4, 6), 2, -2, 2))
+    h0 = tf.constant(_random((2, 3), 3, -1, 1))
+    mask = np.ones((2, 21), bool)
+    mask[1, 15:] = False
+    weights = [tf.constant(_random((2, 21, 3), 4, -1, 1))]
+
+    def project(x, kernel):  # position-wise: any leading axes
+        y = ops.matmul(x, kernel)
+        return y[..., :3], ops.tanh(y[..., 3:])
+
+    # 21 steps in chunks of 5: padded; the mask ends row 1 early
+    fused = lambda x, kernel, h0: gated_projection_scan(  # noqa: E731
+        x, lambda t: project(t, kernel), initial=h0, mask=mask, reverse=reverse, chunk_size=5)
+    plain = lambda x, kernel, h0: gated_scan(*project(x, kernel), initial=h0, mask=mask,  # noqa: E731
+                                             reverse=reverse, chunk_size=5)
+    np.testing.assert_allclose(fused(x, kernel, h0), plain(x, kernel, h0), atol=1e-6)
+    for got, want in zip(_grads(fused, [x, kernel, h0], weights), _grads(plain, [x, kernel, h0], weights)):
+        np.testing.assert_allclose(got, want, atol=1e-5)
+
+    @tf.function(input_signature=[tf.TensorSpec((None, None, 4))])
+    def unknown_length(x):
+        return gated_projection_scan(x, lambda t: project(t, kernel), reverse=reverse, chunk_size=4)
+
+    np.testing.assert_allclose(unknown_length(x), gated_scan(*project(x, kernel), reverse=reverse), atol=1e-5)
+
+
+def test_the_default_chunk_grows_with_time_times_channels_and_changes_no_result():
+    from seqzoo.scan import _default_chunk
+
+    assert [_default_chunk(1024, 128), _default_chunk(1024, 256), _default_chunk(4096, 128)] == [32, 64, 128]
+    assert [_default_chunk(None, 4096), _default_chunk(10**6, 10**3), _default_chunk(5, 1)] == [32, 128, 32]
+    a, b = _random((1, 300, 1024), 1), _random((1, 300, 1024), 2, -1, 1)  # 300 x 1024 > 4096 x 64: chunks of 128
+    np.testing.assert_allclose(linear_scan(a, b), linear_scan(a, b, chunk_size=32), atol=1e-5)

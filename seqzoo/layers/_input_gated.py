@@ -3,7 +3,7 @@
 from keras import initializers, layers, ops
 
 from seqzoo.layers._masking import keep_where
-from seqzoo.scan import gated_scan
+from seqzoo.scan import gated_projection_scan
 
 
 class InputGatedRecurrence(layers.Layer):
@@ -12,7 +12,8 @@ class InputGatedRecurrence(layers.Layer):
     Subclasses set `projections` (how many `units`-wide slices the fused input
     projection has) and `gate_and_candidate(slices) -> (k, v)`: the gate
     pre-activation and the candidate. The parallel form is one
-    `seqzoo.scan.gated_scan` (the gate algebra fused into the scan); `step` is
+    `seqzoo.scan.gated_projection_scan` (`gated_scan` with the gate algebra fused
+    into the scan, the projection run on the step-major input); `step` is
     the same update on one step (state `[h]`).
     """
 
@@ -45,8 +46,8 @@ class InputGatedRecurrence(layers.Layer):
         return self.gate_and_candidate(slices)
 
     def call(self, inputs, mask=None):
-        gate, candidate = self._recurrence(inputs)
-        return gated_scan(gate, candidate, mask=mask)
+        # The projection runs on the step-major input: the scan's step slices are contiguous.
+        return gated_projection_scan(inputs, self._recurrence, mask=mask)
 
     def compute_output_shape(self, input_shape):
         return (*input_shape[:-1], self.units)
