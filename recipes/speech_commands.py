@@ -487,7 +487,8 @@ def export_litert(spotter: keras.Model, run_dir: str, *, representative: np.ndar
         metrics[f"{key}_agreement"] = float(np.mean(got == expected))
         metrics[f"{key}_bytes"] = os.path.getsize(path)
         metrics[f"{key}_ms_per_clip"] = 1000 * (time.perf_counter() - start) / len(clips)
-    metrics.update(export_streaming_litert(spotter, run_dir, test=test, representative=representative))
+    metrics.update(export_streaming_litert(spotter, run_dir, test=test, representative=representative,
+                                           whole_top1=expected))
     return metrics
 
 
@@ -497,6 +498,7 @@ def export_streaming_litert(
     *,
     test: np.ndarray,
     representative: np.ndarray | None = None,
+    whole_top1: np.ndarray | None = None,
     chunk_ms: float = 20.0,
 ) -> dict:
     """Write the streaming LiteRT files of a causal spotter (float32, and int8 when
@@ -512,6 +514,8 @@ def export_streaming_litert(
         representative: training waveforms that calibrate the int8 file: streamed through
             the float chunk model, their calls' inputs (chunk and carried state) are the
             representative data (`recipes.streaming_litert.calibration_inputs`).
+        whole_top1: the whole-clip model's top-1 label of each test clip, where the caller
+            has it already (`export_litert` does); None: predicted here.
         chunk_ms: audio per call of the file.
 
     Returns:
@@ -548,7 +552,8 @@ def export_streaming_litert(
     whole = test[:, : test.shape[1] // chunk * chunk]
     clips = whole[:STREAMING_CHECK_CLIPS]
     expected, _ = python.run(clips, chunk)
-    whole_top1 = _top1(spotter.predict(test, verbose=0))
+    if whole_top1 is None:
+        whole_top1 = _top1(spotter.predict(test, verbose=0))
     metrics: dict[str, Any] = {"litert_streaming_chunk_samples": int(chunk),
                                "litert_streaming_test_clips": int(len(test))}
     files = [(path, "litert_streaming")]
@@ -563,8 +568,9 @@ def export_streaming_litert(
     finals = {}
     for file, key in files:
         stream = LiteRTStreamingSpotter(file, batch_size=len(whole))
-        final = finals[key] = _top1(stream.run(whole)[:, -1])
-        got = stream.run(clips)
+        scores = stream.run(whole)
+        final = finals[key] = _top1(scores[:, -1])
+        got = scores[: len(clips)]
         stream.reset(1)
         seconds = []
         for begin in range(0, clips.shape[1], chunk):

@@ -346,6 +346,12 @@ def _gated(k, v, h0, layout, reverse, time_major=False):
     return run(k, v, h0)
 
 
+def _carried(keep, k, v):
+    """`k`, `v` of `gated_scan` where the steps outside `keep` carry the state:
+    sigmoid(-k) = 1, sigmoid(k) = 0."""
+    return ops.where(keep, k, -_SATURATED), ops.where(keep, v, 0.0)
+
+
 def _keep_mask(mask, ndim):
     keep = ops.expand_dims(ops.cast(mask, "bool"), -1)
     for _ in range(ndim - 3):
@@ -434,9 +440,7 @@ def gated_scan(k, v, *, initial=None, mask=None, reverse: bool = False, chunk_si
         return keras.KerasTensor(v.shape, dtype=v.dtype)
     k, v = ops.convert_to_tensor(k), ops.convert_to_tensor(v)
     if mask is not None:
-        keep = _keep_mask(mask, len(v.shape))
-        k = ops.where(keep, k, -_SATURATED)  # sigmoid(-k) = 1, sigmoid(k) = 0: the state is carried
-        v = ops.where(keep, v, 0.0)
+        k, v = _carried(_keep_mask(mask, len(v.shape)), k, v)
     h0 = ops.zeros_like(v[:, 0]) if initial is None else ops.cast(ops.convert_to_tensor(initial), v.dtype)
     return _gated(k, v, h0, _Layout(v, chunk_size), reverse)
 
@@ -481,8 +485,7 @@ def gated_projection_scan(x, project, *, initial=None, mask=None, reverse: bool 
         keep = ops.cast(layout.time_major(keep), "bool")
         for _ in range(len(v.shape) - 4):  # (size, batch, chunks, 1, ...) against v's channels
             keep = ops.expand_dims(keep, -1)
-        k = ops.where(keep, k, -_SATURATED)
-        v = ops.where(keep, v, 0.0)
+        k, v = _carried(keep, k, v)
     h0 = ops.zeros_like(v[0, :, 0]) if initial is None else ops.cast(ops.convert_to_tensor(initial), v.dtype)
     return _gated(k, v, h0, layout, reverse, time_major=True)
 
