@@ -13,9 +13,11 @@ interrupted benchmark continues where it stopped.
     python benchmarks/accuracy.py --suite ett --models mingru,lru --horizons 96
     python benchmarks/accuracy.py --suite ett --models mingru --horizons 96 --set width=16 --set depth=1 --tag w16d1
     python benchmarks/accuracy.py --suite imdb --models bilstm --seeds 42,1,2   # seed spread
+    python benchmarks/accuracy.py --suite speech --models deepspeech2,mingru   # mini_speech_commands
 
 Suites: `imdb` (test accuracy, 25,000 reviews), `fsdd` (official split,
-test accuracy), `ett` (ETTh1 multivariate, 336 -> 96/192/336/720, MSE/MAE on
+test accuracy), `speech` (mini_speech_commands, 8 words, its speaker-disjoint
+lists, test accuracy; not in the default set), `ett` (ETTh1 multivariate, 336 -> 96/192/336/720, MSE/MAE on
 the normalised scale, with the persistence baseline). Writes
 `benchmarks/accuracy.json` (`--json`), one row per run with the command, the
 test metrics, the best validation metric and the training time; rows of
@@ -44,6 +46,7 @@ ANCHORS = {
     "imdb": {"Keras BiLSTM example": 0.843, "Keras Transformer example": 0.875, "Maas et al. 2011": 0.889,
              "fastText bigram (Keras example)": 0.906, "NBSVM-bi (Wang & Manning 2012)": 0.912},
     "fsdd": {"CNN on MFCC (published range)": "0.97-0.99"},
+    "speech": {"issue 17 target (the speech recipe's default model)": 0.95},
     "ett": {"DLinear (Zeng et al. 2023), H=96": {"mse": 0.375, "mae": 0.399},
             "PatchTST/64 (Nie et al. 2023), H=96": {"mse": 0.370, "mae": 0.400},
             "DLinear H=192/336/720 (MSE)": [0.405, 0.439, 0.472],
@@ -68,10 +71,10 @@ def runs(suite: str, quick: bool, models: list[str] | None,
         names = models or (["bilstm", "hopfield"] if quick else IMDB_MODELS)
         extra = ["--limit", "2000", "--epochs", "1"] if quick else []
         return [(f"imdb-{m}" + ("-quick" if quick else ""), "recipes.imdb", ["--model", m, *extra]) for m in names]
-    if suite == "fsdd":
+    if suite in ("fsdd", "speech"):
         names = models or ["deepspeech2"]
         extra = ["--epochs", "3"] if quick else []
-        return [(f"fsdd-{m}" + ("-quick" if quick else ""), "recipes.speech_commands", ["--model", m, *extra])
+        return [(f"{suite}-{m}" + ("-quick" if quick else ""), "recipes.speech_commands", ["--model", m, *extra])
                 for m in names]
     if suite == "ett":
         names = models or ["gru"]
@@ -83,6 +86,7 @@ def runs(suite: str, quick: bool, models: list[str] | None,
 
 
 DATA_SUBDIR = {"recipes.imdb": "imdb", "recipes.pretrain": "imdb", "recipes.speech_commands": "fsdd", "recipes.ett": "ett"}
+SUITE_DATA = {"imdb": "imdb", "fsdd": "fsdd", "speech": "mini_speech_commands", "ett": "ett"}  # under --data-dir
 
 
 def _history(path: str) -> dict[str, list[float]]:
@@ -93,9 +97,10 @@ def _history(path: str) -> dict[str, list[float]]:
     return {k: [float(r[k]) for r in rows if r.get(k) not in (None, "")] for k in (rows[0] if rows else {})}
 
 
-def run_one(label: str, module: str, extra: list[str], args) -> dict:
+def run_one(label: str, module: str, extra: list[str], args, data_subdir: str | None = None) -> dict:
+    """Run (or read) one recipe command; `data_subdir` under `--data-dir` (default: the module's)."""
     out = os.path.join(args.runs_dir, label)
-    data_dir = os.path.join(args.data_dir, DATA_SUBDIR[module])
+    data_dir = os.path.join(args.data_dir, data_subdir or DATA_SUBDIR[module])
     argv = ["python", "-m", module, "--data-dir", data_dir, *extra, "--out", out, "--quiet"]
     metrics_path = os.path.join(out, "metrics.json")
     wall = None
@@ -139,9 +144,9 @@ def run_one(label: str, module: str, extra: list[str], args) -> dict:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="IMDB on 2,000 reviews for 1 epoch, FSDD 3 epochs, ETTh1-96 1 epoch")
-    parser.add_argument("--suite", default="imdb,fsdd,ett", help="comma-separated: imdb, fsdd, ett (default: all)")
+    parser.add_argument("--suite", default="imdb,fsdd,ett", help="comma-separated: imdb, fsdd, speech, ett (default: imdb,fsdd,ett)")
     parser.add_argument("--models", default=None, help="comma-separated models (default: the suite's list)")
-    parser.add_argument("--data-dir", default=DEFAULT_DATA, help="folder with imdb/, fsdd/, ett/ (default: %(default)s)")
+    parser.add_argument("--data-dir", default=DEFAULT_DATA, help="folder with imdb/, fsdd/, mini_speech_commands/, ett/ (default: %(default)s)")
     parser.add_argument("--runs-dir", default=os.path.join(ROOT, "runs", "benchmarks"),
                         help="where the run directories go (default: %(default)s)")
     parser.add_argument("--rerun", action="store_true", help="train again even where a complete run exists")
@@ -158,7 +163,7 @@ def main(argv=None) -> int:
     suites = [s.strip() for s in args.suite.split(",") if s.strip()]
     bad = [s for s in suites if s not in ANCHORS]
     if bad:
-        parser.error(f"unknown suite {', '.join(bad)}; choose from imdb, fsdd, ett")
+        parser.error(f"unknown suite {', '.join(bad)}; choose from imdb, fsdd, speech, ett")
     models = args.models.split(",") if args.models else None
     try:
         seeds = [int(v) for v in args.seeds.split(",") if v.strip()]
@@ -171,10 +176,10 @@ def main(argv=None) -> int:
     if args.set and not args.tag:
         parser.error("--set changes the recipe's defaults: give --tag NAME so the runs get their own labels")
     overrides = [arg for value in args.set for arg in ("--set", value)]
-    planned = [(f"{label}-{args.tag}" if args.tag else label, module, [*extra, *overrides])
+    planned = [(f"{label}-{args.tag}" if args.tag else label, module, [*extra, *overrides], SUITE_DATA[suite])
                for suite in suites for label, module, extra in seeded(runs(suite, args.quick, models, horizons), seeds)]
     start = time.perf_counter()
-    rows = [run_one(label, module, extra, args) for label, module, extra in planned]
+    rows = [run_one(label, module, extra, args, subdir) for label, module, extra, subdir in planned]
     wall = round(time.perf_counter() - start, 1)
     return write_rows(args.json, rows, wall, benchmark="accuracy", anchors=ANCHORS)
 

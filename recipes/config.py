@@ -164,7 +164,12 @@ def resolve(cls: type[RunConfig], given: Mapping[str, Any],
 
 
 def default_text(cls: type[RunConfig], overrides: Mapping[str, Mapping[str, Any]], key: str) -> str:
-    """`(default: 10000; hopfield: 200000)`: a field's default and its per-model exceptions."""
+    """`(default: 10000; hopfield: 200000)`: a field's default and its per-model exceptions,
+    models that share a value listed together (`...; lstm, mingru: linear`)."""
     show = lambda value: f"{value:g}" if isinstance(value, float) else str(value)  # noqa: E731
-    special = "; ".join(f"{m}: {show(v[key])}" for m, v in overrides.items() if key in v)
+    groups: dict[str, list[str]] = {}
+    for model, values in overrides.items():
+        if key in values:
+            groups.setdefault(show(values[key]), []).append(model)
+    special = "; ".join(f"{', '.join(models)}: {value}" for value, models in groups.items())
     return f"(default: {show(defaults(cls)[key])}" + (f"; {special})" if special else ")")

@@ -59,3 +59,14 @@ def test_recipe_mistakes_are_caught_at_definition():
 
     with pytest.raises(TypeError, match="flags without a field: window"):
         cli.parse(Stray(), [])
+
+
+def test_help_defaults_list_models_that_share_a_value_together():
+    from recipes.config import default_text
+
+    overrides = {"a": {"learning_rate": 2e-3}, "b": {"epochs": 3}, "c": {"learning_rate": 2e-3},
+                 "d": {"learning_rate": 5e-4}}
+    default = ImdbConfig.__dataclass_fields__["learning_rate"].default
+    assert default_text(ImdbConfig, overrides, "learning_rate") == f"(default: {default:g}; a, c: 0.002; d: 0.0005)"
+    assert default_text(ImdbConfig, overrides, "epochs").endswith("; b: 3)")
+    assert default_text(ImdbConfig, {}, "learning_rate") == f"(default: {default:g})"

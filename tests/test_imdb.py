@@ -275,3 +275,19 @@ def test_single_class_training_data_warns(tmp_path, capsys):
     assert runner.main(ImdbRecipe(), ["--data-dir", str(folder), "--out", str(out), *TINY]) == 0
     err = capsys.readouterr().err
     assert "warning: the training data holds a single class (only 'pos')" in err
+
+
+def test_every_per_model_default_names_a_registered_model_and_its_own_keys():
+    from recipes.runner import resolve_hyperparameters
+
+    recipe = ImdbRecipe()
+    for model, values in ImdbRecipe.model_defaults.items():
+        if model == "*":
+            continue
+        resolved = resolve_hyperparameters(recipe, model, {})  # a typo or a foreign key raises
+        assert {k: resolved[k] for k in values} == values, model
+    # the revival models: one 128-wide block, max pooling, Adam 2e-3 decayed linearly, last epoch
+    assert {k: resolve_hyperparameters(recipe, "mingru", {})[k] for k in ("width", "depth", "pool")} == {
+        "width": 128, "depth": 1, "pool": "max"}
+    args = cli.parse(recipe, ["--model", "rwkv"])
+    assert (args.learning_rate, args.lr_schedule, args.patience) == (2e-3, "linear", 0)
