@@ -492,8 +492,9 @@ def export_litert(
     The quantised file (`keyword_spotter_int8.tflite`) is the first scheme of
     `seqzoo.export.FALLBACK` whose top-1 agreement with `spotter` on the `validation`
     clips reaches `INT8_TARGET`: full-integer int8 (front end and normalisation float32,
-    `FLOAT_LAYERS`), else 16x8 (int16 activations, int8 weights), else weight-only int8
-    (float activations); the best one where none does (`seqzoo.export.select_quantization`).
+    `FLOAT_LAYERS`), else 16x8 (int16 activations, int8 weights, the whole graph), else
+    weight-only int8 (the classifier's weights, float activations; `FLOAT_LAYERS` float32);
+    the best one where none does (`seqzoo.export.select_quantization`).
 
     Args:
         spotter: the raw-audio model (`keyword_spotter.keras`).
@@ -515,7 +516,7 @@ def export_litert(
         DataError: the model does not convert with builtin ops (the reason, from the converter).
     """
     from seqzoo.export import (  # noqa: PLC0415
-        CALIBRATED, LiteRTExportError, predict_litert, select_quantization, to_litert,
+        CALIBRATED, KEEP_FLOAT, LiteRTExportError, predict_litert, select_quantization, to_litert,
     )
 
     expected = _top1(spotter.predict(test, verbose=0))
@@ -525,7 +526,7 @@ def export_litert(
     def write(scheme: str, file: str) -> str:
         return to_litert(spotter, file, scheme=scheme,
                          representative_data=[representative] if scheme in CALIBRATED else None,
-                         keep_float=FLOAT_LAYERS if scheme == "int8" else ())
+                         keep_float=FLOAT_LAYERS if scheme in KEEP_FLOAT else ())
 
     def agreement(file: str) -> float:
         return float(np.mean(_top1(predict_litert(file, selection)) == selection_top1))

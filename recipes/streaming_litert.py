@@ -9,8 +9,9 @@ phone or microcontroller can run it with any LiteRT interpreter and a few buffer
 `streaming_litert(spotter, path, scheme="int8", representative=clips)` writes a quantised
 variant (`seqzoo.export.SCHEMES`): in int8 the classifier quantised, calibrated on the calls a
 float stream of the training `clips` makes (chunk and carried state, `calibration_inputs`),
-the audio path (tail, STFT, mel, dB, normalisation) float32; `"int16x8"` (int16 activations)
-and `"weights_int8"` (float activations) quantise the whole graph. The file's inputs and
+the audio path (tail, STFT, mel, dB, normalisation) float32; `"weights_int8"` the classifier's
+weights (float activations, the audio path float32 too); `"int16x8"` (int16 activations) the
+whole graph. The file's inputs and
 outputs stay float32, so the same runner runs every file. `LiteRTStreamingSpotter(path)` runs
 such a file from Python, carrying the state.
 
@@ -78,7 +79,7 @@ import numpy as np
 from keras import ops
 
 from recipes.streaming_spotter import StreamingSpotter, float_audio
-from seqzoo.export import CALIBRATED, LiteRTExportError, interpreter, to_litert
+from seqzoo.export import CALIBRATED, KEEP_FLOAT, LiteRTExportError, interpreter, to_litert
 from seqzoo.streaming import StreamingError
 
 AUDIO, TAIL, STARTED, STATE = "audio", "tail", "started", "state"
@@ -197,18 +198,18 @@ def streaming_litert(
             FFT window (20 ms with the default 10 ms hop and 25 ms window).
         scheme: a `seqzoo.export.SCHEMES` name: `"float32"`; `"int8"` (the classifier's
             weights and activations; the `keep_float` scopes stay float32); `"int16x8"`
-            (int16 activations, int8 weights, the whole graph); `"weights_int8"` (int8
-            weights, float activations). The inputs and outputs stay float32 in every
+            (int16 activations, int8 weights, the whole graph); `"weights_int8"` (the
+            classifier's weights int8, float activations; `keep_float` scopes float32). The inputs and outputs stay float32 in every
             scheme, so `LiteRTStreamingSpotter` runs any of them.
         representative: for `"int8"` and `"int16x8"`: training clips `(clips, samples)` at
             the spotter's rate. They are streamed through the float chunk model and the
             `(audio, tail, started, state_i)` inputs of its calls (each clip's finishing call
             included) calibrate the quantisation (`calibration_inputs`).
-        keep_float: for `"int8"`: layer or scope names whose ops stay float32 (default: the
-            feature front end and the normalisation, as the whole-clip int8 file keeps them;
-            here the whole audio path runs in the `FRONT_END` scope). The carried audio
-            (`new_tail`) always stays float32 in an int8 file: int8 samples would bury quiet
-            speech in rounding.
+        keep_float: for `"int8"` and `"weights_int8"`: layer or scope names whose ops stay
+            float32 (default: the feature front end and the normalisation, as the whole-clip
+            quantised files keep them; here the whole audio path runs in the `FRONT_END`
+            scope). The carried audio (`new_tail`) always stays float32 in an int8 file: int8
+            samples would bury quiet speech in rounding.
         max_calibration_calls: at most this many of those calls calibrate (evenly spaced
             over the clips' chunks, first calls included).
 
@@ -222,7 +223,7 @@ def streaming_litert(
     """
     step = chunk_model(spotter, chunk_ms)
     if scheme not in CALIBRATED:  # float32, weight-only int8 (or an unknown name, which to_litert refuses)
-        return to_litert(step, path, scheme=scheme)
+        return to_litert(step, path, scheme=scheme, keep_float=keep_float if scheme in KEEP_FLOAT else ())
     if representative is None:
         raise LiteRTExportError(
             f"scheme={scheme!r} needs representative clips (clips, samples) to calibrate the quantisation")

@@ -93,7 +93,7 @@ def test_bad_requests_are_refused(tmp_path):
     with pytest.raises(LiteRTExportError, match="not a readable LiteRT model"):
         predict_litert(tmp_path / "junk.tflite", inputs(1))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["junk.tflite"]
-    with pytest.raises(LiteRTExportError, match="keep_float applies to scheme='int8' only"):
+    with pytest.raises(LiteRTExportError, match="keep_float applies to scheme='int8' and 'weights_int8' only"):
         to_litert(tiny("gru"), tmp_path / "c.tflite", keep_float=["gru"])
 
 
@@ -108,6 +108,26 @@ def test_keep_float_leaves_the_named_layers_unquantised(tmp_path):
     assert (True, "float32") in kinds and (True, "int8") not in kinds and (False, "int8") in kinds
     with pytest.raises(LiteRTExportError, match="'nowhere', which is no layer"):
         to_litert(model, tmp_path / "n.tflite", representative_data=[inputs(8)], scheme="int8", keep_float=["nowhere"])
+
+
+def test_keep_float_in_a_weight_only_file_restores_the_named_layers_float32_weights(tmp_path):
+    x = keras.Input((SEQ_LEN, 32))
+    front = keras.Sequential([keras.layers.Dense(64, name="spread")], name="front")  # 2,048 weights: quantised
+    model = keras.Model(x, tiny("gru", features=64)(front(x)))
+    data = inputs(8, features=32)
+
+    def weights(path):  # (the front's weights dtype, how many int8 tensors)
+        details = seqzoo.export.interpreter(path).get_tensor_details()
+        front_weights = [d["dtype"] for d in details if d["name"].endswith("front_1/spread_1/Tensordot/MatMul")]
+        return front_weights, sum(d["dtype"] == np.int8 for d in details)
+
+    whole = to_litert(model, tmp_path / "w.tflite", scheme="weights_int8")
+    kept = to_litert(model, tmp_path / "k.tflite", scheme="weights_int8", keep_float=["front"])
+    (front_whole, int8_whole), (front_kept, int8_kept) = weights(whole), weights(kept)
+    assert front_whole == [np.int8] and front_kept == [np.float32] and int8_kept == int8_whole - 1 > 0
+    assert builtin_only(kept) and os.path.getsize(kept) < os.path.getsize(to_litert(model, tmp_path / "f.tflite"))
+    expected = model.predict(data, verbose=0)
+    assert np.abs(predict_litert(kept, data) - expected).max() < np.abs(predict_litert(whole, data) - expected).max()
 
 
 def test_an_all_mlstm_xlstm_exports_with_its_chunkwise_form(tmp_path):
@@ -171,8 +191,9 @@ def test_bad_scheme_names_and_options_are_refused_in_one_line(tmp_path):
                             schemes=["int8", "fp16"])
     with pytest.raises(LiteRTExportError, match="scheme='int16x8' needs representative_data"):
         to_litert(tiny("gru"), tmp_path / "c.tflite", scheme="int16x8")
-    with pytest.raises(LiteRTExportError, match=r"keep_float applies to scheme='int8' only \(scheme='weights_int8'"):
-        to_litert(tiny("gru"), tmp_path / "d.tflite", scheme="weights_int8", keep_float=["gru"])
+    with pytest.raises(LiteRTExportError, match=r"keep_float applies to .* only \(scheme='int16x8': TensorFlow's 16x8"):
+        to_litert(tiny("gru"), tmp_path / "d.tflite", scheme="int16x8", representative_data=[inputs(4)],
+                  keep_float=["gru"])
     assert not list(tmp_path.iterdir())
 
 

@@ -134,10 +134,9 @@ def test_weight_only_streaming_file_is_smaller_and_finishes_as_the_float_one_and
     assert builtin_only(path) and os.path.getsize(path) < 0.7 * os.path.getsize(float_path)
     x = varied(8, seed=2)
     got, expected = (LiteRTStreamingSpotter(p, batch_size=8).run(x)[1] for p in (path, float_path))
-    # Hybrid kernels quantise each frame's power spectrum to int8 on the fly (weight-only files have no
-    # float scopes): ~1e-3 on most clips, 0.14 on one of these; untrained near-ties, so no top-1 check.
-    diff = np.abs(got - expected).max(-1)
-    assert np.median(diff) < 5e-3 and diff.max() < 0.25
+    # ~3e-3 (the classifier's int8 weights). The front end keeps its float32 weights (keep_float): a hybrid
+    # kernel would quantise each frame's power spectrum to int8 on the fly (0.14 on one of these clips).
+    assert np.abs(got - expected).max() < 0.01
     # TensorFlow 2.21's 16x8 quantiser pairs the int16 `started` flag with a float constant in a GREATER,
     # which the interpreter cannot prepare: refused in one line (the recipe's fallback goes on), no file.
     with pytest.raises(LiteRTExportError, match=r"^the int16x8 file of .* does not run in the LiteRT interpreter: .*GREATER"):

@@ -7,9 +7,9 @@ quantised (`SCHEMES`); `unrolled` is the fixed-length rebuild it uses for recurr
 """
 
 from seqzoo.export.litert import (
-    CALIBRATED, SCHEMES, LiteRTExportError, interpreter, predict_litert, to_litert, unrolled,
+    CALIBRATED, KEEP_FLOAT, SCHEMES, LiteRTExportError, interpreter, predict_litert, to_litert, unrolled,
 )
 from seqzoo.export.quantization import FALLBACK, QuantizationChoice, select_quantization
 
-__all__ = ["CALIBRATED", "FALLBACK", "SCHEMES", "LiteRTExportError", "QuantizationChoice", "interpreter",
+__all__ = ["CALIBRATED", "FALLBACK", "KEEP_FLOAT", "SCHEMES", "LiteRTExportError", "QuantizationChoice", "interpreter",
            "predict_litert", "select_quantization", "to_litert", "unrolled"]

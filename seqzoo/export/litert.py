@@ -160,6 +160,7 @@ SCHEMES = ("float32", "int8", "int16x8", "weights_int8")
 """`to_litert`'s `scheme`s: float32; full-integer int8 (weights and activations); 16x8 (int16
 activations, int8 weights); weight-only int8 (dynamic range: float activations)."""
 CALIBRATED = ("int8", "int16x8")  # the schemes that measure activation ranges on representative data
+KEEP_FLOAT = ("int8", "weights_int8")  # the schemes that can leave named layers float32 (`keep_float`)
 
 
 def to_litert(
@@ -194,12 +195,15 @@ def to_litert(
             are measured, or a callable returning such an iterable. (Lists
             of arrays are fed in the converted graph's input order, which
             need not be the model's: name the inputs.)
-        keep_float: for `"int8"`: names of layers (or nested models, or name
-            scopes) whose ops stay float32: parts whose values span a range
-            one int8 scale cannot hold (a power spectrum and its logarithm,
-            say); a model output's name keeps the op that computes it float.
-            Matched against the converted graph's tensor names and signature
-            outputs; a name that matches nothing is refused.
+        keep_float: for `"int8"` and `"weights_int8"`: names of layers (or
+            nested models, or name scopes) whose ops stay float32: parts whose
+            values span a range one int8 scale cannot hold (a power spectrum
+            and its logarithm, say); a model output's name keeps the op that
+            computes it float. Matched against the converted graph's tensor
+            names and signature outputs; a name that matches nothing is
+            refused. (`"int8"`: TensorFlow's selective quantisation;
+            `"weights_int8"`: the named layers' weights are put back to
+            float32 in the file, so their ops run float kernels.)
 
     Returns:
         `str(path)`.
@@ -208,8 +212,7 @@ def to_litert(
         LiteRTExportError: an op has no builtin LiteRT kernel, the converted
             file does not run in the interpreter (checked: it runs once on zeros),
             the model has a free sequence length, an unknown `scheme`, a calibrated scheme
-            without `representative_data`, or `keep_float` with a scheme
-            other than `"int8"`.
+            without `representative_data`, or `keep_float` with `"int16x8"`.
     """
     import tensorflow as tf  # noqa: PLC0415  (the converter; not needed to build or train)
 
@@ -218,14 +221,15 @@ def to_litert(
     if scheme in CALIBRATED and representative_data is None:
         raise LiteRTExportError(
             f"scheme={scheme!r} needs representative_data: input batches to calibrate the quantisation")
-    if keep_float and scheme != "int8":
+    if keep_float and scheme not in KEEP_FLOAT:
         raise LiteRTExportError(
-            f"keep_float applies to scheme='int8' only (scheme={scheme!r}: the converter quantises "
-            "16x8 and weight-only files without a per-layer choice)")
+            f"keep_float applies to scheme='int8' and 'weights_int8' only (scheme={scheme!r}: TensorFlow's "
+            "16x8 quantiser has no per-layer choice)")
     export_model = unrolled(model)
     converter = tf.lite.TFLiteConverter.from_keras_model(export_model)
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
-    denylisted = _float_tensors(_convert(converter, model), keep_float) if keep_float else []
+    float_flatbuffer = _convert(converter, model) if keep_float else b""
+    denylisted = _float_tensors(float_flatbuffer, keep_float) if keep_float else []
     if scheme != "float32":
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
     if scheme in CALIBRATED:
@@ -249,7 +253,9 @@ def to_litert(
                     yield [item[i : i + 1] for item in items]
 
         converter.representative_dataset = batches
-    if denylisted:  # selective quantisation: TensorFlow's (public, experimental) quantisation debugger
+    if denylisted and scheme == "weights_int8":  # the converter has no per-layer choice: restore the weights
+        flatbuffer = _float_weights(_convert(converter, model), float_flatbuffer, keep_float)
+    elif denylisted:  # selective quantisation: TensorFlow's (public, experimental) quantisation debugger
         options = tf.lite.experimental.QuantizationDebugOptions(denylisted_nodes=denylisted)
         with contextlib.redirect_stdout(io.StringIO()):  # it converts too: the same SavedModel printout
             debugger = tf.lite.experimental.QuantizationDebugger(
@@ -271,6 +277,37 @@ def to_litert(
             os.remove(tmp)
         raise
     return path
+
+
+def _float_weights(quantised: bytes, float32: bytes, layers: Sequence[str]) -> bytes:
+    """`quantised` (a weight-only int8 flatbuffer) with the int8 weights inside the named `layers` put
+    back to their float32 values from `float32` (the same graph unquantised): an op whose weights are
+    float32 runs its float kernel, so those layers compute as in the float file. (The dynamic-range
+    quantiser has no per-layer choice; its hybrid kernels quantise their input to int8 on the fly,
+    which flattens a power spectrum, so the feature front end must not be one.)"""
+    from tensorflow.lite.tools import flatbuffer_utils  # noqa: PLC0415  (TensorFlow's flatbuffer editor)
+
+    keep = set(_float_tensors(quantised, layers))
+    model, reference = (flatbuffer_utils.convert_bytearray_to_object(bytearray(b)) for b in (quantised, float32))
+    originals = {}
+    for graph in reference.subgraphs:
+        for tensor in graph.tensors:
+            data = reference.buffers[tensor.buffer].data if tensor.buffer < len(reference.buffers) else None
+            if data is not None and len(data):
+                originals[tensor.name] = (tensor.type, data)
+    float_type = flatbuffer_utils.schema_fb.TensorType.FLOAT32
+    int8_type = flatbuffer_utils.schema_fb.TensorType.INT8
+    for graph in model.subgraphs:
+        for tensor in graph.tensors:
+            name = tensor.name.decode() if isinstance(tensor.name, bytes) else tensor.name
+            if tensor.type != int8_type or name not in keep:
+                continue
+            kind, data = originals.get(tensor.name, (None, None))
+            if kind != float_type:
+                raise LiteRTExportError(f"keep_float: no float32 weights named {name!r} in the unquantised graph")
+            tensor.type, tensor.quantization = float_type, None
+            model.buffers[tensor.buffer].data = data
+    return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
 
 
 def _check_runs(flatbuffer: bytes, model: keras.Model, scheme: str) -> None:
