@@ -44,14 +44,21 @@ built-in Keras layer: it loads in safe mode; `spotter.export(DIR)` writes a
 SavedModel for serving). `--export litert` adds `keyword_spotter.tflite`
 (float32) and `keyword_spotter_int8.tflite` (LiteRT builtin ops only; see
 `seqzoo.export.to_litert`), checked against the Keras model on the test split
-(`litert_*` in `metrics.json`); for a causal model also
+(`litert_*` in `metrics.json`). The `_int8` file is quantised with the first
+scheme that keeps `INT8_TARGET` (97 %) of the Keras model's top-1 decisions on the
+validation clips: full-integer int8, else 16x8 (int16 activations, int8
+weights), else weight-only int8 (float activations), else the best of them
+(`litert_int8_scheme`, `litert_int8_selection_agreement_*`;
+`seqzoo.export.select_quantization`). For a causal model also
 `keyword_spotter_streaming.tflite`, float32: one call takes 20 ms of audio and
 the carried state as tensors, returns the scores and the new state
-(`recipes.streaming_litert`), checked chunk by chunk against the streaming
-spotter (`litert_streaming_*`), and `keyword_spotter_streaming_int8.tflite`, the
-same calls with the classifier in int8 (calibrated on the chunks and states a float
-stream of the training clips produces; audio path, inputs and outputs float32),
-checked the same way (`litert_streaming_int8_*`); a model that reads the future gets no
+(`recipes.streaming_litert`; a finishing call adds the clip's reflected end, so the
+end-of-clip scores are the whole-clip model's), checked chunk by chunk against the
+streaming spotter and at each clip's end against the whole-clip model
+(`litert_streaming_*`), and `keyword_spotter_streaming_int8.tflite`, the
+same calls quantised by the same fallback (int8 calibrated on the chunks and states a
+float stream of the training clips produces, audio path float32; inputs and outputs
+float32 in every scheme), checked the same way (`litert_streaming_int8_*`); a model that reads the future gets no
 streaming file, and `litert_streaming_skipped` says why. `--export streaming` (causal models: rnn, lstm,
 gru, the causal revival models) checks the streaming spotter
 (`recipes.streaming_spotter.StreamingSpotter`: 20 ms chunks in, a score per
@@ -111,7 +118,10 @@ LITERT_STREAMING_FILE = "keyword_spotter_streaming.tflite"  # causal models: 20 
 LITERT_STREAMING_INT8_FILE = "keyword_spotter_streaming_int8.tflite"  # the same, int8 (front end float)
 STREAMING_CHECK_CLIPS = 8  # test clips the streaming file is compared on, chunk by chunk
 REPRESENTATIVE_CLIPS = 200  # training clips that calibrate the int8 quantisation
-INT8_STREAMING_TARGET = 0.97  # end-of-clip top-1 agreement with the whole-clip model (issue 17)
+# Top-1 agreement of a quantised file with the Keras model (issue 17). The "int8" files take the first
+# scheme of seqzoo.export.FALLBACK (int8, then int16x8, then weights_int8) that reaches it on the
+# validation clips (the calibration clips where there are none), never on the test split.
+INT8_TARGET = 0.97
 # The int8 file keeps the feature front end and the normalisation float32: a power
 # spectrum spans ~10 decades, which one int8 scale flattens (a small FSDD spotter agreed
 # with Keras on 1 test clip of 300 with them quantised; see benchmarks/RESULTS.md).
@@ -220,7 +230,8 @@ class SpeechCommandsRecipe(Recipe):
         "clips are added. The run directory adds keyword_spotter.keras (raw audio in, probabilities\n"
         "out) and labels.txt; --export litert adds keyword_spotter.tflite and keyword_spotter_int8.tflite\n"
         "(and keyword_spotter_streaming.tflite, keyword_spotter_streaming_int8.tflite for a causal model:\n"
-        "20 ms chunks, state carried as tensors);\n"
+        "20 ms chunks, state carried as tensors); each _int8 file is the first of int8, int16x8 and\n"
+        "weights_int8 quantisation that keeps 97% of the Keras model's decisions on the validation clips;\n"
         "--export streaming checks a causal model streaming 20 ms chunks (streaming_* metrics)."
     )
     config_class = SpeechCommandsConfig
@@ -290,10 +301,13 @@ class SpeechCommandsRecipe(Recipe):
                            "(default: %(default)s)")
         group.add_argument("--export", choices=("litert", "streaming"),
                            help="litert: also write keyword_spotter.tflite (raw audio in, float32) and "
-                           "keyword_spotter_int8.tflite (int8, calibrated on training clips), builtin "
+                           "keyword_spotter_int8.tflite (quantised: the first of int8, int16x8 (int16 "
+                           "activations) and weights_int8 (float activations) whose top-1 agreement with the "
+                           "Keras model on the validation clips is >= 0.97, else the best; litert_int8_scheme "
+                           "in metrics.json), builtin "
                            "ops only, checked against the Keras model on the test split (a causal model also "
                            "gets keyword_spotter_streaming.tflite and keyword_spotter_streaming_int8.tflite: "
-                           "20 ms chunks, state carried); streaming: check that "
+                           "20 ms chunks, state carried, quantised the same way); streaming: check that "
                            "the causal model streams 20 ms chunks (recipes.streaming_spotter) to the "
                            "whole-clip output on the test split, and time it")
         group.add_argument("--lr-schedule", choices=tuple(SCHEDULES),
@@ -422,6 +436,7 @@ class SpeechCommandsRecipe(Recipe):
                 spotter, run_dir,
                 representative=_waveforms(splits.train, REPRESENTATIVE_CLIPS),
                 test=_waveforms(splits.test),
+                validation=_waveforms(splits.val),
             ))
         if args.export == "streaming":
             from recipes.streaming_spotter import stream_metrics  # noqa: PLC0415
@@ -442,11 +457,12 @@ class SpeechCommandsRecipe(Recipe):
         return float(np.max(np.abs(direct - exported)))
 
 
-def _waveforms(dataset, limit: int | None = None) -> np.ndarray:
-    """The waveforms of an unbatched `(waveform, label)` dataset, stacked."""
+def _waveforms(dataset, limit: int | None = None) -> np.ndarray | None:
+    """The waveforms of an unbatched `(waveform, label)` dataset, stacked (None: no example)."""
     if limit is not None:
         dataset = dataset.take(limit)
-    return np.stack([w for w, _ in dataset.as_numpy_iterator()])
+    waves = [w for w, _ in dataset.as_numpy_iterator()]
+    return np.stack(waves) if waves else None
 
 
 def _top1(probabilities: np.ndarray) -> np.ndarray:
@@ -454,32 +470,76 @@ def _top1(probabilities: np.ndarray) -> np.ndarray:
     return (probabilities[:, 0] > 0.5).astype(int) if probabilities.shape[-1] == 1 else probabilities.argmax(-1)
 
 
-def export_litert(spotter: keras.Model, run_dir: str, *, representative: np.ndarray, test: np.ndarray) -> dict:
-    """Write the raw-audio spotter as LiteRT files (float32 and int8) and check them.
+def _selection(spotter: keras.Model, validation: np.ndarray | None, representative: np.ndarray) -> tuple:
+    """The clips a quantisation scheme is chosen on: `(clips, the Keras top-1 on them, split name)`."""
+    if validation is not None and len(validation):
+        clips, split = validation, "validation"
+    else:
+        clips, split = representative, "train"
+    return clips, _top1(spotter.predict(clips, verbose=0)), split
+
+
+def export_litert(
+    spotter: keras.Model,
+    run_dir: str,
+    *,
+    representative: np.ndarray,
+    test: np.ndarray,
+    validation: np.ndarray | None = None,
+) -> dict:
+    """Write the raw-audio spotter as LiteRT files (float32 and quantised) and check them.
+
+    The quantised file (`keyword_spotter_int8.tflite`) is the first scheme of
+    `seqzoo.export.FALLBACK` whose top-1 agreement with `spotter` on the `validation`
+    clips reaches `INT8_TARGET`: full-integer int8 (front end and normalisation float32,
+    `FLOAT_LAYERS`), else 16x8 (int16 activations, int8 weights, the whole graph), else
+    weight-only int8 (the classifier's weights, float activations; `FLOAT_LAYERS` float32);
+    the best one where none does (`seqzoo.export.select_quantization`).
 
     Args:
         spotter: the raw-audio model (`keyword_spotter.keras`).
         run_dir: where `keyword_spotter.tflite` and `keyword_spotter_int8.tflite` go.
-        representative: training waveforms `(clips, clip_samples)` that calibrate int8.
+        representative: training waveforms `(clips, clip_samples)` that calibrate the int8
+            and 16x8 files.
         test: test waveforms; each file's top-1 agreement with `spotter` is measured on them.
+        validation: waveforms the quantisation scheme is chosen on (None or empty: the
+            `representative` clips; never the test split).
 
     Returns:
-        `litert_*` metrics: agreement, bytes and milliseconds per clip (batch 1) of each file.
+        `litert_*` metrics: agreement, bytes and milliseconds per clip (batch 1) of each file;
+        `litert_int8_scheme` (the quantised file's scheme), `litert_int8_scheme_met_target`,
+        `litert_int8_selection_agreement_<scheme>` of each scheme tried (and
+        `litert_int8_scheme_failed_<scheme>` for one that did not convert),
+        `litert_int8_selection_split` and `_clips`; then `export_streaming_litert`'s.
 
     Raises:
         DataError: the model does not convert with builtin ops (the reason, from the converter).
     """
-    from seqzoo.export import LiteRTExportError, predict_litert, to_litert  # noqa: PLC0415
+    from seqzoo.export import (  # noqa: PLC0415
+        CALIBRATED, KEEP_FLOAT, LiteRTExportError, predict_litert, select_quantization, to_litert,
+    )
 
     expected = _top1(spotter.predict(test, verbose=0))
+    selection, selection_top1, split = _selection(spotter, validation, representative)
     metrics: dict[str, Any] = {"litert_test_clips": int(len(test))}
-    for name, key, int8 in [(LITERT_FILE, "litert", False), (LITERT_INT8_FILE, "litert_int8", True)]:
-        path = os.path.join(run_dir, name)
-        try:
-            to_litert(spotter, path, representative_data=[representative] if int8 else None, int8=int8,
-                      keep_float=FLOAT_LAYERS if int8 else ())
-        except LiteRTExportError as error:
-            raise DataError(f"--export litert: {error}") from None
+
+    def write(scheme: str, file: str) -> str:
+        return to_litert(spotter, file, scheme=scheme,
+                         representative_data=[representative] if scheme in CALIBRATED else None,
+                         keep_float=FLOAT_LAYERS if scheme in KEEP_FLOAT else ())
+
+    def agreement(file: str) -> float:
+        return float(np.mean(_top1(predict_litert(file, selection)) == selection_top1))
+
+    float_path, int8_path = os.path.join(run_dir, LITERT_FILE), os.path.join(run_dir, LITERT_INT8_FILE)
+    try:
+        write("float32", float_path)
+        choice = select_quantization(write, int8_path, agreement, target=INT8_TARGET)
+    except LiteRTExportError as error:
+        raise DataError(f"--export litert: {error}") from None
+    metrics.update(choice.metrics("litert_int8"))
+    metrics.update({"litert_int8_selection_split": split, "litert_int8_selection_clips": int(len(selection))})
+    for path, key in [(float_path, "litert"), (int8_path, "litert_int8")]:
         got = _top1(predict_litert(path, test))
         start = time.perf_counter()
         clips = test[: min(len(test), 20)]
@@ -488,7 +548,7 @@ def export_litert(spotter: keras.Model, run_dir: str, *, representative: np.ndar
         metrics[f"{key}_bytes"] = os.path.getsize(path)
         metrics[f"{key}_ms_per_clip"] = 1000 * (time.perf_counter() - start) / len(clips)
     metrics.update(export_streaming_litert(spotter, run_dir, test=test, representative=representative,
-                                           whole_top1=expected))
+                                           validation=validation, whole_top1=expected))
     return metrics
 
 
@@ -498,38 +558,43 @@ def export_streaming_litert(
     *,
     test: np.ndarray,
     representative: np.ndarray | None = None,
+    validation: np.ndarray | None = None,
     whole_top1: np.ndarray | None = None,
     chunk_ms: float = 20.0,
 ) -> dict:
-    """Write the streaming LiteRT files of a causal spotter (float32, and int8 when
-    `representative` clips are given) and check them chunk by chunk.
+    """Write the streaming LiteRT files of a causal spotter (float32, and a quantised one when
+    `representative` clips are given) and check them chunk by chunk and at each clip's end.
 
     Args:
         spotter: the raw-audio model (`keyword_spotter.keras`).
         run_dir: where `keyword_spotter_streaming.tflite` (and `..._int8.tflite`) go.
         test: test waveforms, cut to whole chunks. The first `STREAMING_CHECK_CLIPS` are
             streamed through each file and through `StreamingSpotter`; all are streamed
-            through each file for the end-of-clip top-1 agreement with `spotter` on the
-            whole clips.
-        representative: training waveforms that calibrate the int8 file: streamed through
-            the float chunk model, their calls' inputs (chunk and carried state) are the
-            representative data (`recipes.streaming_litert.calibration_inputs`).
+            through each file and finished (`LiteRTStreamingSpotter.finish`: the clip's
+            reflected end) for the end-of-clip top-1 agreement with `spotter` on the whole
+            clips.
+        representative: training waveforms that calibrate the int8 and 16x8 files: streamed
+            through the float chunk model, their calls' inputs (chunk and carried state) are
+            the representative data (`recipes.streaming_litert.calibration_inputs`).
+        validation: waveforms the quantised file's scheme is chosen on, by end-of-clip top-1
+            agreement with `spotter` (as `export_litert`; None or empty: `representative`).
         whole_top1: the whole-clip model's top-1 label of each test clip, where the caller
             has it already (`export_litert` does); None: predicted here.
         chunk_ms: audio per call of the file.
 
     Returns:
-        `litert_streaming_*` metrics (float file) and `litert_streaming_int8_*` (int8 file):
-        bytes, the largest per-chunk score difference from `StreamingSpotter.process`, the
-        end-of-clip top-1 agreement with the whole-clip model (the files stop at the last
-        chunk: the whole-clip model's last frames also read the clip's reflected end, which a
-        stream never has, so the float file need not agree on every clip either), and the
-        median milliseconds of one call (batch 1); `litert_streaming_int8_float_agreement`:
-        the int8 file's end-of-clip top-1 agreement with the float file's (what quantisation
-        alone changes); `litert_streaming_int8_below_target` (one line) where the int8 file's
-        agreement is below `INT8_STREAMING_TARGET`; also the chunk samples and test clips. A
-        model that reads the future gets no file, only `litert_streaming_skipped` (the reason,
-        one line); an int8 conversion that fails keeps the float file and records
+        `litert_streaming_*` metrics (float file) and `litert_streaming_int8_*` (quantised
+        file): bytes, the largest per-chunk score difference from `StreamingSpotter.process`,
+        the end-of-clip top-1 agreement with the whole-clip model (after `finish()`, so the
+        float file's end-of-clip scores are the whole-clip model's to float round-off), and
+        the median milliseconds of one call (batch 1); for the quantised file also its scheme
+        and the selection agreements (`litert_streaming_int8_scheme`, ..., as
+        `export_litert`), `litert_streaming_int8_float_agreement`: its end-of-clip top-1
+        agreement with the float file's (what quantisation alone changes), and
+        `litert_streaming_int8_below_target` (one line) where its test agreement is below
+        `INT8_TARGET`; also the chunk samples and test clips. A model that reads the future
+        gets no file, only `litert_streaming_skipped` (the reason, one line); a quantised
+        conversion that fails in every scheme keeps the float file and records
         `litert_streaming_int8_skipped`. Neither is an error.
 
     Raises:
@@ -537,7 +602,7 @@ def export_streaming_litert(
     """
     from recipes.streaming_litert import LiteRTStreamingSpotter, streaming_litert  # noqa: PLC0415
     from recipes.streaming_spotter import StreamingError, StreamingSpotter  # noqa: PLC0415
-    from seqzoo.export import LiteRTExportError  # noqa: PLC0415
+    from seqzoo.export import LiteRTExportError, select_quantization  # noqa: PLC0415
 
     try:
         python = StreamingSpotter(spotter)
@@ -549,7 +614,16 @@ def export_streaming_litert(
     except LiteRTExportError as error:
         raise DataError(f"--export litert (streaming file): {error}") from None
     chunk = LiteRTStreamingSpotter(path).chunk_samples
-    whole = test[:, : test.shape[1] // chunk * chunk]
+
+    def whole_chunks(waves: np.ndarray) -> np.ndarray:
+        return waves[:, : waves.shape[1] // chunk * chunk]
+
+    def finals(file: str, waves: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Every chunk's scores and the finished top-1 of each clip."""
+        scores, final = LiteRTStreamingSpotter(file, batch_size=len(waves)).run(whole_chunks(waves))
+        return scores, _top1(final)
+
+    whole = whole_chunks(test)
     clips = whole[:STREAMING_CHECK_CLIPS]
     expected, _ = python.run(clips, chunk)
     if whole_top1 is None:
@@ -559,19 +633,27 @@ def export_streaming_litert(
     files = [(path, "litert_streaming")]
     if representative is not None:
         int8_path = os.path.join(run_dir, LITERT_STREAMING_INT8_FILE)
+        selection, selection_top1, split = _selection(spotter, validation, representative)
         try:
-            streaming_litert(spotter, int8_path, chunk_ms=chunk_ms, int8=True,
-                             representative=representative, keep_float=FLOAT_LAYERS)
+            choice = select_quantization(
+                lambda scheme, file: streaming_litert(spotter, file, chunk_ms=chunk_ms, scheme=scheme,
+                                                      representative=representative, keep_float=FLOAT_LAYERS),
+                int8_path,
+                lambda file: float(np.mean(finals(file, selection)[1] == selection_top1)),
+                target=INT8_TARGET,
+            )
+            metrics.update(choice.metrics("litert_streaming_int8"))
+            metrics.update({"litert_streaming_int8_selection_split": split,
+                            "litert_streaming_int8_selection_clips": int(len(selection))})
             files.append((int8_path, "litert_streaming_int8"))
         except LiteRTExportError as error:
             metrics["litert_streaming_int8_skipped"] = str(error)
-    finals = {}
+    ends = {}
     for file, key in files:
-        stream = LiteRTStreamingSpotter(file, batch_size=len(whole))
-        scores = stream.run(whole)
-        final = finals[key] = _top1(scores[:, -1])
+        scores, final = finals(file, whole)
+        ends[key] = final
         got = scores[: len(clips)]
-        stream.reset(1)
+        stream = LiteRTStreamingSpotter(file)
         seconds = []
         for begin in range(0, clips.shape[1], chunk):
             start = time.perf_counter()
@@ -583,17 +665,18 @@ def export_streaming_litert(
             f"{key}_agreement": float(np.mean(final == whole_top1)),
             f"{key}_ms_per_chunk_p50": float(1000 * np.median(seconds)),
         })
-    if "litert_streaming_int8" in finals:  # what quantisation alone changes
+    if "litert_streaming_int8" in ends:  # what quantisation alone changes
         metrics["litert_streaming_int8_float_agreement"] = float(
-            np.mean(finals["litert_streaming_int8"] == finals["litert_streaming"]))
-        if metrics["litert_streaming_int8_agreement"] < INT8_STREAMING_TARGET:
-            agree = int(np.sum(finals["litert_streaming_int8"] == whole_top1))
-            same = int(np.sum(finals["litert_streaming_int8"] == finals["litert_streaming"]))
+            np.mean(ends["litert_streaming_int8"] == ends["litert_streaming"]))
+        if metrics["litert_streaming_int8_agreement"] < INT8_TARGET:
+            agree = int(np.sum(ends["litert_streaming_int8"] == whole_top1))
+            same = int(np.sum(ends["litert_streaming_int8"] == ends["litert_streaming"]))
             metrics["litert_streaming_int8_below_target"] = (
-                f"the int8 streaming file ends {agree} of {len(whole)} test clips on the whole-clip model's top-1 "
-                f"(target {INT8_STREAMING_TARGET}; the float file {int(np.sum(finals['litert_streaming'] == whole_top1))}, "
-                f"int8 = float on {same}): int8 rounding, carried in the classifier's state from chunk to chunk, "
-                f"changes this model's decisions; ship {LITERT_STREAMING_FILE} for it"
+                f"the quantised streaming file ({metrics['litert_streaming_int8_scheme']}) ends {agree} of "
+                f"{len(whole)} test clips on the whole-clip model's top-1 (target {INT8_TARGET}; the float file "
+                f"{int(np.sum(ends['litert_streaming'] == whole_top1))}, quantised = float on {same}): "
+                f"quantisation, carried in the classifier's state from chunk to chunk, changes this model's "
+                f"decisions; ship {LITERT_STREAMING_FILE} for it"
             )
     return metrics
 

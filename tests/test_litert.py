@@ -8,7 +8,9 @@ import pytest
 import tensorflow as tf
 
 import seqzoo
-from seqzoo.export import LiteRTExportError, predict_litert, to_litert, unrolled
+from seqzoo.export import (
+    CALIBRATED, FALLBACK, LiteRTExportError, predict_litert, select_quantization, to_litert, unrolled,
+)
 
 # one tiny model of each exportable family: gated recurrent, LSTM (bidirectional), conv + LSTM, attention
 # Few steps, wide layers: weights dominate the file, so int8 must be the smaller one. (An
@@ -44,7 +46,7 @@ def test_float_and_int8_files_agree_with_the_keras_model(tmp_path, name):
     path = to_litert(model, tmp_path / f"{name}.tflite")
     got = predict_litert(path, x, batch_size=5)  # uneven batches: the input is resized
     np.testing.assert_allclose(got, expected, atol=1e-4)
-    int8 = to_litert(model, tmp_path / f"{name}_int8.tflite", representative_data=[inputs(32, seed=1)], int8=True)
+    int8 = to_litert(model, tmp_path / f"{name}_int8.tflite", representative_data=[inputs(32, seed=1)], scheme="int8")
     assert os.path.getsize(int8) < os.path.getsize(path)
     quantised = predict_litert(int8, x)
     assert quantised.shape == expected.shape and np.abs(quantised - expected).max() < 0.15
@@ -83,7 +85,7 @@ def test_ops_without_a_builtin_kernel_fail_loudly(tmp_path):
 
 def test_bad_requests_are_refused(tmp_path):
     with pytest.raises(LiteRTExportError, match="representative_data"):
-        to_litert(tiny("gru"), tmp_path / "a.tflite", int8=True)
+        to_litert(tiny("gru"), tmp_path / "a.tflite", scheme="int8")
     free_length = seqzoo.build("gru", inputs="frames", seq_len=None, features=FEATURES, num_classes=3, units=4)
     with pytest.raises(LiteRTExportError, match="fixed seq_len"):
         to_litert(free_length, tmp_path / "b.tflite")
@@ -91,7 +93,7 @@ def test_bad_requests_are_refused(tmp_path):
     with pytest.raises(LiteRTExportError, match="not a readable LiteRT model"):
         predict_litert(tmp_path / "junk.tflite", inputs(1))
     assert sorted(p.name for p in tmp_path.iterdir()) == ["junk.tflite"]
-    with pytest.raises(LiteRTExportError, match="keep_float applies to int8"):
+    with pytest.raises(LiteRTExportError, match="keep_float applies to scheme='int8' and 'weights_int8' only"):
         to_litert(tiny("gru"), tmp_path / "c.tflite", keep_float=["gru"])
 
 
@@ -100,12 +102,32 @@ def test_keep_float_leaves_the_named_layers_unquantised(tmp_path):
     x = keras.Input((SEQ_LEN, FEATURES))
     front = keras.Sequential([keras.layers.Dense(FEATURES, name="spread")], name="front")
     model = keras.Model(x, tiny("gru")(front(x)))
-    path = to_litert(model, tmp_path / "m.tflite", representative_data=[inputs(32)], int8=True, keep_float=["front"])
+    path = to_litert(model, tmp_path / "m.tflite", representative_data=[inputs(32)], scheme="int8", keep_float=["front"])
     details = seqzoo.export.interpreter(path).get_tensor_details()
     kinds = {(("front" in d["name"]), d["dtype"].__name__) for d in details if "MatMul" in d["name"] or "BiasAdd" in d["name"]}
     assert (True, "float32") in kinds and (True, "int8") not in kinds and (False, "int8") in kinds
     with pytest.raises(LiteRTExportError, match="'nowhere', which is no layer"):
-        to_litert(model, tmp_path / "n.tflite", representative_data=[inputs(8)], int8=True, keep_float=["nowhere"])
+        to_litert(model, tmp_path / "n.tflite", representative_data=[inputs(8)], scheme="int8", keep_float=["nowhere"])
+
+
+def test_keep_float_in_a_weight_only_file_restores_the_named_layers_float32_weights(tmp_path):
+    x = keras.Input((SEQ_LEN, 32))
+    front = keras.Sequential([keras.layers.Dense(64, name="spread")], name="front")  # 2,048 weights: quantised
+    model = keras.Model(x, tiny("gru", features=64)(front(x)))
+    data = inputs(8, features=32)
+
+    def weights(path):  # (the front's weights dtype, how many int8 tensors)
+        details = seqzoo.export.interpreter(path).get_tensor_details()
+        front_weights = [d["dtype"] for d in details if d["name"].endswith("front_1/spread_1/Tensordot/MatMul")]
+        return front_weights, sum(d["dtype"] == np.int8 for d in details)
+
+    whole = to_litert(model, tmp_path / "w.tflite", scheme="weights_int8")
+    kept = to_litert(model, tmp_path / "k.tflite", scheme="weights_int8", keep_float=["front"])
+    (front_whole, int8_whole), (front_kept, int8_kept) = weights(whole), weights(kept)
+    assert front_whole == [np.int8] and front_kept == [np.float32] and int8_kept == int8_whole - 1 > 0
+    assert builtin_only(kept) and os.path.getsize(kept) < os.path.getsize(to_litert(model, tmp_path / "f.tflite"))
+    expected = model.predict(data, verbose=0)
+    assert np.abs(predict_litert(kept, data) - expected).max() < np.abs(predict_litert(whole, data) - expected).max()
 
 
 def test_an_all_mlstm_xlstm_exports_with_its_chunkwise_form(tmp_path):
@@ -138,3 +160,84 @@ def test_models_documented_as_not_exportable_fail_loudly(tmp_path, name):
         to_litert(model, tmp_path / f"{name}.tflite")
     assert "\n" not in str(error.value)
     assert not list(tmp_path.iterdir())  # nothing half-written
+
+
+def builtin_only(path):
+    ops = {op["op_name"] for op in seqzoo.export.interpreter(path)._get_ops_details()}
+    return bool(ops) and not any(op.startswith("Flex") or op == "CUSTOM" for op in ops)
+
+
+def test_each_quantisation_scheme_converts_to_builtins_and_a_smaller_file(tmp_path):
+    model, x = tiny("gru"), inputs()
+    expected = model.predict(x, verbose=0)
+    float_size = os.path.getsize(to_litert(model, tmp_path / "float32.tflite"))
+    dtypes = {}
+    for scheme in ["int8", "int16x8", "weights_int8"]:
+        data = [inputs(32, seed=1)] if scheme in CALIBRATED else None
+        path = to_litert(model, tmp_path / f"{scheme}.tflite", scheme=scheme, representative_data=data)
+        assert builtin_only(path) and os.path.getsize(path) < float_size, scheme
+        assert np.abs(predict_litert(path, x) - expected).max() < 0.15, scheme
+        dtypes[scheme] = {d["dtype"] for d in seqzoo.export.interpreter(path).get_tensor_details()}
+    assert np.int16 in dtypes["int16x8"] and np.int16 not in dtypes["int8"]  # int16 activations
+    assert np.int8 in dtypes["weights_int8"] and np.int16 not in dtypes["weights_int8"]  # int8 weights only
+
+
+def test_bad_scheme_names_and_options_are_refused_in_one_line(tmp_path):
+    with pytest.raises(LiteRTExportError, match=r"^unknown quantisation scheme 'int4'; choose one of float32, int8, "
+                                                r"int16x8, weights_int8$"):
+        to_litert(tiny("gru"), tmp_path / "a.tflite", scheme="int4")
+    with pytest.raises(LiteRTExportError, match=r"^unknown quantisation scheme 'fp16'; choose one of float32, int8,"):
+        select_quantization(lambda scheme, path: None, tmp_path / "b.tflite", lambda path: 1.0,
+                            schemes=["int8", "fp16"])
+    with pytest.raises(LiteRTExportError, match="scheme='int16x8' needs representative_data"):
+        to_litert(tiny("gru"), tmp_path / "c.tflite", scheme="int16x8")
+    with pytest.raises(LiteRTExportError, match=r"keep_float applies to .* only \(scheme='int16x8': TensorFlow's 16x8"):
+        to_litert(tiny("gru"), tmp_path / "d.tflite", scheme="int16x8", representative_data=[inputs(4)],
+                  keep_float=["gru"])
+    assert not list(tmp_path.iterdir())
+
+
+def fake_writer(log, fail=()):
+    """A `write(scheme, path)` that records the scheme in the file (no conversion)."""
+
+    def write(scheme, path):
+        log.append(scheme)
+        if scheme in fail:
+            raise LiteRTExportError(f"m does not convert to LiteRT builtin ops: no {scheme} kernel")
+        with open(path, "w") as f:
+            f.write(scheme)
+
+    return write
+
+
+def test_fallback_keeps_the_first_scheme_that_reaches_the_target(tmp_path):
+    measured = {"int8": 0.66, "int16x8": 0.98, "weights_int8": 1.0}
+    agreement = lambda path: measured[open(path).read()]  # noqa: E731
+    tried = []
+    choice = select_quantization(fake_writer(tried), tmp_path / "m.tflite", agreement, target=0.97)
+    assert tried == ["int8", "int16x8"]  # weights_int8 is not tried once 16x8 reaches the target
+    assert (choice.scheme, choice.met, choice.agreement) == ("int16x8", True, {"int8": 0.66, "int16x8": 0.98})
+    assert (tmp_path / "m.tflite").read_text() == "int16x8" and [p.name for p in tmp_path.iterdir()] == ["m.tflite"]
+    assert choice.metrics("litert_int8") == {
+        "litert_int8_scheme": "int16x8", "litert_int8_scheme_met_target": True,
+        "litert_int8_selection_agreement_int8": 0.66, "litert_int8_selection_agreement_int16x8": 0.98}
+    # none reaches it: the best is kept (the earlier on a tie); a scheme that does not convert is skipped
+    measured.update(weights_int8=0.98)
+    choice = select_quantization(fake_writer(tried := [], fail=["int8"]), tmp_path / "m.tflite", agreement, target=0.99)
+    assert tried == ["int8", "int16x8", "weights_int8"] and (choice.scheme, choice.met) == ("int16x8", False)
+    assert choice.failed == {"int8": "m does not convert to LiteRT builtin ops: no int8 kernel"}
+    assert choice.metrics("x")["x_scheme_failed_int8"].endswith("no int8 kernel")
+    assert (tmp_path / "m.tflite").read_text() == "int16x8" and [p.name for p in tmp_path.iterdir()] == ["m.tflite"]
+    with pytest.raises(LiteRTExportError, match=r"^no quantisation scheme converts \(int8: m does not .*; int16x8: "):
+        select_quantization(fake_writer([], fail=FALLBACK), tmp_path / "n.tflite", agreement)
+    assert [p.name for p in tmp_path.iterdir()] == ["m.tflite"]
+
+
+def test_fallback_on_a_real_model_records_every_scheme_below_an_unreachable_target(tmp_path):
+    """Forced deterministically: no file agrees on 101 %, so all three are written, measured, the best kept."""
+    import doctest
+
+    from seqzoo.export import quantization
+
+    failures, _ = doctest.testmod(quantization)
+    assert failures == 0

@@ -14,6 +14,7 @@ from recipes.data import DataError, audio
 from recipes.cli import parse
 from recipes.runner import main
 from recipes.speech_commands import SpeechCommandsRecipe, predict_files
+from seqzoo.export import FALLBACK
 
 TONES = {"high": 1500.0, "low": 300.0, "mid": 700.0}
 TINY = ["--epochs", "1", "--batch-size", "4", "--model", "gru", "--set", "units=8"]
@@ -252,6 +253,12 @@ def test_keywords_and_litert_export_end_to_end(tmp_path):
     assert metrics["sizes"] == {"train": 8, "val": 4, "test": 4}
     assert metrics["litert_test_clips"] == 4 and metrics["litert_agreement"] == 1.0
     assert 0 <= metrics["litert_int8_agreement"] <= 1 and metrics["litert_int8_ms_per_clip"] > 0
+    # the quantised files' scheme: the first of the fallback that keeps 97 % of the decisions on validation
+    for key in ["litert_int8", "litert_streaming_int8"]:
+        tried = [s for s in FALLBACK if f"{key}_selection_agreement_{s}" in metrics]
+        assert metrics[f"{key}_scheme"] in tried and tried == list(FALLBACK[: len(tried)])
+        assert metrics[f"{key}_selection_split"] == "validation" and metrics[f"{key}_selection_clips"] == 4
+        assert metrics[f"{key}_scheme_met_target"] == (metrics[f"{key}_selection_agreement_{tried[-1]}"] >= 0.97)
     for name in ["keyword_spotter.tflite", "keyword_spotter_int8.tflite", "keyword_spotter_streaming.tflite",
                  "keyword_spotter_streaming_int8.tflite"]:
         assert (out / name).stat().st_size == metrics[name.replace("keyword_spotter", "litert").replace(".tflite", "_bytes")]

@@ -8,10 +8,10 @@ with `unroll=True` in every recurrent layer (nested models and `Bidirectional`
 wrappers included) and copies the weights, so the graph is the same
 computation written out step by step, and `to_litert` converts that.
 
-Conversion is limited to `TFLITE_BUILTINS` (plus `TFLITE_BUILTINS_INT8` for
-the quantised variant): an op without a builtin kernel fails the conversion
-with `LiteRTExportError` instead of producing a file that needs the Flex
-delegate.
+Conversion is limited to `TFLITE_BUILTINS` (plus the int8 or 16x8 builtin
+kernels for the quantised `SCHEMES`): an op without a builtin kernel fails the
+conversion with `LiteRTExportError` instead of producing a file that needs the
+Flex delegate.
 
 Example:
 
@@ -156,12 +156,19 @@ def _float_tensors(flatbuffer: bytes, layers: Sequence[str]) -> list[str]:
     return keep
 
 
+SCHEMES = ("float32", "int8", "int16x8", "weights_int8")
+"""`to_litert`'s `scheme`s: float32; full-integer int8 (weights and activations); 16x8 (int16
+activations, int8 weights); weight-only int8 (dynamic range: float activations)."""
+CALIBRATED = ("int8", "int16x8")  # the schemes that measure activation ranges on representative data
+KEEP_FLOAT = ("int8", "weights_int8")  # the schemes that can leave named layers float32 (`keep_float`)
+
+
 def to_litert(
     model: keras.Model,
     path: str | os.PathLike,
     *,
+    scheme: str = "float32",
     representative_data: Iterable[Any] | Callable[[], Iterable[Any]] | None = None,
-    int8: bool = False,
     keep_float: Sequence[str] = (),
 ) -> str:
     """Write `model` as a LiteRT flatbuffer (`.tflite`) with builtin ops only.
@@ -171,41 +178,66 @@ def to_litert(
             layers are unrolled over the fixed length; see `unrolled`).
         path: the file to write (written atomically: a temporary file, then
             a rename).
-        representative_data: for `int8=True`: input batches (arrays, or
-            for several inputs dicts `{input name: array}`; a few hundred
-            examples in total) from which the activation ranges are
-            measured, or a callable returning such an iterable. (Lists of
-            arrays are fed in the converted graph's input order, which need
-            not be the model's: name the inputs.)
-        int8: quantise weights and activations to int8 (the model's input and
-            output stay float32), builtin int8 kernels only.
-        keep_float: with `int8`, names of layers (or nested models, or name
-            scopes) whose ops stay float32: parts whose values span a range
-            one int8 scale cannot hold (a power spectrum and its logarithm,
-            say); a model output's name keeps the op that computes it float.
-            Matched against the converted graph's tensor names and signature
-            outputs; a name that matches nothing is refused.
+        scheme: one of `SCHEMES`. `"float32"`; `"int8"`: weights and
+            activations in int8 (`TFLITE_BUILTINS_INT8`); `"int16x8"`: int16
+            activations and int8 weights
+            (`EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8`;
+            ops without such a kernel stay float32); `"weights_int8"`:
+            int8 weights, float32 activations (dynamic-range quantisation:
+            no representative data). The model's input and output stay
+            float32 in every scheme. Which scheme keeps a model's decisions
+            is a measurement (`seqzoo.export.select_quantization`): int8
+            rounding carried in a recurrent state over many steps can
+            change them.
+        representative_data: for `"int8"` and `"int16x8"`: input batches
+            (arrays, or for several inputs dicts `{input name: array}`; a
+            few hundred examples in total) from which the activation ranges
+            are measured, or a callable returning such an iterable. (Lists
+            of arrays are fed in the converted graph's input order, which
+            need not be the model's: name the inputs.)
+        keep_float: for `"int8"` and `"weights_int8"`: names of layers (or
+            nested models, or name scopes) whose ops stay float32: parts whose
+            values span a range one int8 scale cannot hold (a power spectrum
+            and its logarithm, say); a model output's name keeps the op that
+            computes it float. Matched against the converted graph's tensor
+            names and signature outputs; a name that matches nothing is
+            refused. (`"int8"`: TensorFlow's selective quantisation;
+            `"weights_int8"`: the named layers' weights are put back to
+            float32 in the file, so their ops run float kernels.)
 
     Returns:
         `str(path)`.
 
     Raises:
-        LiteRTExportError: an op has no builtin LiteRT kernel, the model has
-            a free sequence length, or `int8` without `representative_data`.
+        LiteRTExportError: an op has no builtin LiteRT kernel, the converted
+            file does not run in the interpreter (checked: it runs once on zeros),
+            the model has a free sequence length, an unknown `scheme`, a calibrated scheme
+            without `representative_data`, or `keep_float` with `"int16x8"`.
     """
     import tensorflow as tf  # noqa: PLC0415  (the converter; not needed to build or train)
 
-    if int8 and representative_data is None:
-        raise LiteRTExportError("int8=True needs representative_data: input batches to calibrate the quantisation")
-    if keep_float and not int8:
-        raise LiteRTExportError("keep_float applies to int8=True only (a float32 file keeps every op float)")
+    if scheme not in SCHEMES:
+        raise LiteRTExportError(f"unknown quantisation scheme {scheme!r}; choose one of {', '.join(SCHEMES)}")
+    if scheme in CALIBRATED and representative_data is None:
+        raise LiteRTExportError(
+            f"scheme={scheme!r} needs representative_data: input batches to calibrate the quantisation")
+    if keep_float and scheme not in KEEP_FLOAT:
+        raise LiteRTExportError(
+            f"keep_float applies to scheme='int8' and 'weights_int8' only (scheme={scheme!r}: TensorFlow's "
+            "16x8 quantiser has no per-layer choice)")
     export_model = unrolled(model)
     converter = tf.lite.TFLiteConverter.from_keras_model(export_model)
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
-    denylisted = _float_tensors(_convert(converter, model), keep_float) if keep_float else []
-    if int8:
+    float_flatbuffer = _convert(converter, model) if keep_float else b""
+    denylisted = _float_tensors(float_flatbuffer, keep_float) if keep_float else []
+    if scheme != "float32":
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
-        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8, tf.lite.OpsSet.TFLITE_BUILTINS]
+    if scheme in CALIBRATED:
+        quantised_ops = {
+            "int8": tf.lite.OpsSet.TFLITE_BUILTINS_INT8,
+            "int16x8": tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8,
+        }[scheme]
+        converter.target_spec.supported_ops = [quantised_ops, tf.lite.OpsSet.TFLITE_BUILTINS]
 
         def batches():
             data = representative_data() if callable(representative_data) else representative_data
@@ -221,7 +253,9 @@ def to_litert(
                     yield [item[i : i + 1] for item in items]
 
         converter.representative_dataset = batches
-    if denylisted:  # selective quantisation: TensorFlow's (public, experimental) quantisation debugger
+    if denylisted and scheme == "weights_int8":  # the converter has no per-layer choice: restore the weights
+        flatbuffer = _float_weights(_convert(converter, model), float_flatbuffer, keep_float)
+    elif denylisted:  # selective quantisation: TensorFlow's (public, experimental) quantisation debugger
         options = tf.lite.experimental.QuantizationDebugOptions(denylisted_nodes=denylisted)
         with contextlib.redirect_stdout(io.StringIO()):  # it converts too: the same SavedModel printout
             debugger = tf.lite.experimental.QuantizationDebugger(
@@ -230,6 +264,7 @@ def to_litert(
             flatbuffer = debugger.get_nondebug_quantized_model()
     else:
         flatbuffer = _convert(converter, model)
+    _check_runs(flatbuffer, model, scheme)
     path = str(path)
     folder = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".tflite", dir=folder)
@@ -242,6 +277,54 @@ def to_litert(
             os.remove(tmp)
         raise
     return path
+
+
+def _float_weights(quantised: bytes, float32: bytes, layers: Sequence[str]) -> bytes:
+    """`quantised` (a weight-only int8 flatbuffer) with the int8 weights inside the named `layers` put
+    back to their float32 values from `float32` (the same graph unquantised): an op whose weights are
+    float32 runs its float kernel, so those layers compute as in the float file. (The dynamic-range
+    quantiser has no per-layer choice; its hybrid kernels quantise their input to int8 on the fly,
+    which flattens a power spectrum, so the feature front end must not be one.)"""
+    from tensorflow.lite.tools import flatbuffer_utils  # noqa: PLC0415  (TensorFlow's flatbuffer editor)
+
+    keep = set(_float_tensors(quantised, layers))
+    model, reference = (flatbuffer_utils.convert_bytearray_to_object(bytearray(b)) for b in (quantised, float32))
+    originals = {}
+    for graph in reference.subgraphs:
+        for tensor in graph.tensors:
+            data = reference.buffers[tensor.buffer].data if tensor.buffer < len(reference.buffers) else None
+            if data is not None and len(data):
+                originals[tensor.name] = (tensor.type, data)
+    float_type = flatbuffer_utils.schema_fb.TensorType.FLOAT32
+    int8_type = flatbuffer_utils.schema_fb.TensorType.INT8
+    for graph in model.subgraphs:
+        for tensor in graph.tensors:
+            name = tensor.name.decode() if isinstance(tensor.name, bytes) else tensor.name
+            if tensor.type != int8_type or name not in keep:
+                continue
+            kind, data = originals.get(tensor.name, (None, None))
+            if kind != float_type:
+                raise LiteRTExportError(f"keep_float: no float32 weights named {name!r} in the unquantised graph")
+            tensor.type, tensor.quantization = float_type, None
+            model.buffers[tensor.buffer].data = data
+    return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
+
+
+def _check_runs(flatbuffer: bytes, model: keras.Model, scheme: str) -> None:
+    """Refuse a converted file that the interpreter cannot prepare or run once on zeros (TensorFlow
+    2.21's 16x8 quantiser may pair an int16 tensor with a float constant in an op whose kernel needs
+    one type, or give an op int16 inputs its kernel lacks: the file would not run)."""
+    try:
+        runner = interpreter(flatbuffer)
+        runner.allocate_tensors()
+        for detail in runner.get_input_details():
+            runner.set_tensor(detail["index"], np.zeros(detail["shape"], detail["dtype"]))
+        runner.invoke()
+    except (RuntimeError, ValueError, LiteRTExportError) as error:
+        lines = str(error).strip().splitlines()
+        reason = lines[0] if lines else type(error).__name__
+        raise LiteRTExportError(
+            f"the {scheme} file of {model.name} does not run in the LiteRT interpreter: {reason}") from None
 
 
 def interpreter(path: str | os.PathLike | bytes) -> Any:
