@@ -46,9 +46,9 @@ SavedModel for serving). `--export litert` adds `keyword_spotter.tflite`
 `seqzoo.export.to_litert`), checked against the Keras model on the test split
 (`litert_*` in `metrics.json`). The `_int8` file is quantised with the first
 scheme that keeps `INT8_TARGET` (97 %) of the Keras model's top-1 decisions on the
-validation clips: full-integer int8, else 16x8 (int16 activations, int8
-weights), else weight-only int8 (float activations), else the best of them
-(`litert_int8_scheme`, `litert_int8_selection_agreement_*`;
+validation clips in a file smaller than the float32 one: full-integer int8, else 16x8
+(int16 activations, int8 weights), else weight-only int8 (float activations), else the
+best of them (`litert_int8_scheme`, `litert_int8_selection_agreement_*`, `_bytes_*`;
 `seqzoo.export.select_quantization`). For a causal model also
 `keyword_spotter_streaming.tflite`, float32: one call takes 20 ms of audio and
 the carried state as tensors, returns the scores and the new state
@@ -231,7 +231,8 @@ class SpeechCommandsRecipe(Recipe):
         "out) and labels.txt; --export litert adds keyword_spotter.tflite and keyword_spotter_int8.tflite\n"
         "(and keyword_spotter_streaming.tflite, keyword_spotter_streaming_int8.tflite for a causal model:\n"
         "20 ms chunks, state carried as tensors); each _int8 file is the first of int8, int16x8 and\n"
-        "weights_int8 quantisation that keeps 97% of the Keras model's decisions on the validation clips;\n"
+        "weights_int8 quantisation that keeps 97% of the Keras model's decisions on the validation clips\n"
+        "in a file smaller than the float32 one;\n"
         "--export streaming checks a causal model streaming 20 ms chunks (streaming_* metrics)."
     )
     config_class = SpeechCommandsConfig
@@ -491,10 +492,13 @@ def export_litert(
 
     The quantised file (`keyword_spotter_int8.tflite`) is the first scheme of
     `seqzoo.export.FALLBACK` whose top-1 agreement with `spotter` on the `validation`
-    clips reaches `INT8_TARGET`: full-integer int8 (front end and normalisation float32,
-    `FLOAT_LAYERS`), else 16x8 (int16 activations, int8 weights, the whole graph), else
-    weight-only int8 (the classifier's weights, float activations; `FLOAT_LAYERS` float32);
-    the best one where none does (`seqzoo.export.select_quantization`).
+    clips reaches `INT8_TARGET` with a file smaller than the float32 one: full-integer int8
+    (front end and normalisation float32, `FLOAT_LAYERS`), else 16x8 (int16 activations, int8
+    weights, the whole graph), else weight-only int8 (the classifier's weights, float
+    activations; `FLOAT_LAYERS` float32); the best one where none does
+    (`seqzoo.export.select_quantization`). (An unrolled recurrent graph in full-integer int8
+    has a bias and per-channel scales per step: deepspeech2's BiGRU makes it larger than the
+    float32 file, which it is no use standing in for.)
 
     Args:
         spotter: the raw-audio model (`keyword_spotter.keras`).
@@ -508,8 +512,9 @@ def export_litert(
     Returns:
         `litert_*` metrics: agreement, bytes and milliseconds per clip (batch 1) of each file;
         `litert_int8_scheme` (the quantised file's scheme), `litert_int8_scheme_met_target`,
-        `litert_int8_selection_agreement_<scheme>` of each scheme tried (and
-        `litert_int8_scheme_failed_<scheme>` for one that did not convert),
+        `litert_int8_selection_agreement_<scheme>` and `litert_int8_selection_bytes_<scheme>`
+        of each scheme tried (and `litert_int8_scheme_failed_<scheme>` for one that did not
+        convert),
         `litert_int8_selection_split` and `_clips`; then `export_streaming_litert`'s.
 
     Raises:
@@ -534,7 +539,8 @@ def export_litert(
     float_path, int8_path = os.path.join(run_dir, LITERT_FILE), os.path.join(run_dir, LITERT_INT8_FILE)
     try:
         write("float32", float_path)
-        choice = select_quantization(write, int8_path, agreement, target=INT8_TARGET)
+        choice = select_quantization(write, int8_path, agreement, target=INT8_TARGET,
+                                     smaller_than=os.path.getsize(float_path))
     except LiteRTExportError as error:
         raise DataError(f"--export litert: {error}") from None
     metrics.update(choice.metrics("litert_int8"))
@@ -641,6 +647,7 @@ def export_streaming_litert(
                 int8_path,
                 lambda file: float(np.mean(finals(file, selection)[1] == selection_top1)),
                 target=INT8_TARGET,
+                smaller_than=os.path.getsize(path),
             )
             metrics.update(choice.metrics("litert_streaming_int8"))
             metrics.update({"litert_streaming_int8_selection_split": split,

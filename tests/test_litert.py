@@ -197,15 +197,16 @@ def test_bad_scheme_names_and_options_are_refused_in_one_line(tmp_path):
     assert not list(tmp_path.iterdir())
 
 
-def fake_writer(log, fail=()):
-    """A `write(scheme, path)` that records the scheme in the file (no conversion)."""
+def fake_writer(log, fail=(), sizes=None):
+    """A `write(scheme, path)` that records the scheme in the file (no conversion), padded to
+    `sizes[scheme]` bytes where given."""
 
     def write(scheme, path):
         log.append(scheme)
         if scheme in fail:
             raise LiteRTExportError(f"m does not convert to LiteRT builtin ops: no {scheme} kernel")
         with open(path, "w") as f:
-            f.write(scheme)
+            f.write(scheme.ljust((sizes or {}).get(scheme, 0)))
 
     return write
 
@@ -220,7 +221,8 @@ def test_fallback_keeps_the_first_scheme_that_reaches_the_target(tmp_path):
     assert (tmp_path / "m.tflite").read_text() == "int16x8" and [p.name for p in tmp_path.iterdir()] == ["m.tflite"]
     assert choice.metrics("litert_int8") == {
         "litert_int8_scheme": "int16x8", "litert_int8_scheme_met_target": True,
-        "litert_int8_selection_agreement_int8": 0.66, "litert_int8_selection_agreement_int16x8": 0.98}
+        "litert_int8_selection_agreement_int8": 0.66, "litert_int8_selection_agreement_int16x8": 0.98,
+        "litert_int8_selection_bytes_int8": 4, "litert_int8_selection_bytes_int16x8": 7}  # the files' bytes
     # none reaches it: the best is kept (the earlier on a tie); a scheme that does not convert is skipped
     measured.update(weights_int8=0.98)
     choice = select_quantization(fake_writer(tried := [], fail=["int8"]), tmp_path / "m.tflite", agreement, target=0.99)
@@ -230,6 +232,30 @@ def test_fallback_keeps_the_first_scheme_that_reaches_the_target(tmp_path):
     assert (tmp_path / "m.tflite").read_text() == "int16x8" and [p.name for p in tmp_path.iterdir()] == ["m.tflite"]
     with pytest.raises(LiteRTExportError, match=r"^no quantisation scheme converts \(int8: m does not .*; int16x8: "):
         select_quantization(fake_writer([], fail=FALLBACK), tmp_path / "n.tflite", agreement)
+    assert [p.name for p in tmp_path.iterdir()] == ["m.tflite"]
+
+
+def test_a_scheme_counts_only_with_a_file_smaller_than_the_limit(tmp_path):
+    """deepspeech2's unrolled BiGRU: full-integer int8 agrees but is larger than the float file."""
+    measured = {"int8": 1.0, "int16x8": 0.99, "weights_int8": 0.98}
+    sizes = {"int8": 300, "int16x8": 250, "weights_int8": 50}
+    agreement = lambda path: measured[open(path).read().strip()]  # noqa: E731
+    choice = select_quantization(fake_writer(tried := [], sizes=sizes), tmp_path / "m.tflite", agreement,
+                                 target=0.97, smaller_than=100)
+    assert tried == list(FALLBACK) and (choice.scheme, choice.met) == ("weights_int8", True)
+    assert (tmp_path / "m.tflite").stat().st_size == 50 and [p.name for p in tmp_path.iterdir()] == ["m.tflite"]
+    assert choice.sizes == sizes and choice.metrics("q")["q_selection_bytes_int8"] == 300
+    # without the limit the first that agrees is kept, as before
+    choice = select_quantization(fake_writer(tried := [], sizes=sizes), tmp_path / "m.tflite", agreement, target=0.97)
+    assert tried == ["int8"] and (choice.scheme, choice.met, choice.smaller_than) == ("int8", True, None)
+    # none reaches the target: the best agreement among the small files, before any larger one
+    measured.update(int16x8=0.5, weights_int8=0.9)
+    sizes.update(int16x8=99)
+    choice = select_quantization(fake_writer([], sizes=sizes), tmp_path / "m.tflite", agreement, smaller_than=100)
+    assert (choice.scheme, choice.met) == ("weights_int8", False)
+    # no file small enough: the best agreement of all (met is False: its file is too large)
+    choice = select_quantization(fake_writer([], sizes=sizes), tmp_path / "m.tflite", agreement, smaller_than=10)
+    assert (choice.scheme, choice.met) == ("int8", False) and (tmp_path / "m.tflite").stat().st_size == 300
     assert [p.name for p in tmp_path.iterdir()] == ["m.tflite"]
 
 

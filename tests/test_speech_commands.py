@@ -244,7 +244,8 @@ def test_keywords_and_litert_export_end_to_end(tmp_path):
     data = make_folder(tmp_path / "sc")
     out = tmp_path / "run"
     argv = ["--data-dir", data, "--out", out, "--quiet", *TINY, "--clip-seconds", "0.25",
-            "--keywords", "high,low", "--unknown-percent", "50", "--silence-percent", "50", "--export", "litert"]
+            "--keywords", "high,low", "--unknown-percent", "50", "--silence-percent", "50", "--export", "litert",
+            "--set", "units=32"]  # weights >= 1,024 values: the quantisers' threshold, so a quantised file is smaller
     assert run(argv) == 0
     labels = (out / "labels.txt").read_text().split()
     assert labels == ["_silence_", "_unknown_", "high", "low"]
@@ -254,11 +255,16 @@ def test_keywords_and_litert_export_end_to_end(tmp_path):
     assert metrics["litert_test_clips"] == 4 and metrics["litert_agreement"] == 1.0
     assert 0 <= metrics["litert_int8_agreement"] <= 1 and metrics["litert_int8_ms_per_clip"] > 0
     # the quantised files' scheme: the first of the fallback that keeps 97 % of the decisions on validation
+    # in a file smaller than the float one (each tried file's bytes recorded)
     for key in ["litert_int8", "litert_streaming_int8"]:
         tried = [s for s in FALLBACK if f"{key}_selection_agreement_{s}" in metrics]
         assert metrics[f"{key}_scheme"] in tried and tried == list(FALLBACK[: len(tried)])
         assert metrics[f"{key}_selection_split"] == "validation" and metrics[f"{key}_selection_clips"] == 4
-        assert metrics[f"{key}_scheme_met_target"] == (metrics[f"{key}_selection_agreement_{tried[-1]}"] >= 0.97)
+        float_bytes = metrics[key.replace("_int8", "_bytes")]
+        last = tried[-1]
+        assert metrics[f"{key}_scheme_met_target"] == (
+            metrics[f"{key}_selection_agreement_{last}"] >= 0.97 and metrics[f"{key}_selection_bytes_{last}"] < float_bytes)
+        assert metrics[f"{key}_bytes"] == metrics[f"{key}_selection_bytes_{metrics[f'{key}_scheme']}"] < float_bytes
     for name in ["keyword_spotter.tflite", "keyword_spotter_int8.tflite", "keyword_spotter_streaming.tflite",
                  "keyword_spotter_streaming_int8.tflite"]:
         assert (out / name).stat().st_size == metrics[name.replace("keyword_spotter", "litert").replace(".tflite", "_bytes")]

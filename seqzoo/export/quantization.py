@@ -6,6 +6,9 @@ pre-activations spanning +-23 get a quantisation step of ~0.18). `select_quantiz
 writes the schemes in order (by default int8, then 16x8: int16 activations, then
 weight-only int8), measures each file's agreement with the float model on data the caller
 chooses (not the test split), and keeps the first that reaches the target, or the best one.
+With `smaller_than` (the float file's bytes, say) a scheme counts only if its file is also
+smaller: an unrolled recurrent graph in full-integer int8 carries a bias and per-channel
+scales for every step's ops, and can be larger than the float32 file it stands in for.
 
 Example:
 
@@ -19,8 +22,8 @@ Example:
 ...     os.path.join(tempfile.mkdtemp(), "gru_int8.tflite"),
 ...     lambda path: float(np.mean(predict_litert(path, x).argmax(-1) == keras_top1)),
 ...     target=1.01)                        # unreachable: every scheme is tried, the best is kept
->>> list(choice.agreement), choice.met
-(['int8', 'int16x8', 'weights_int8'], False)
+>>> list(choice.agreement), choice.met, list(choice.sizes) == list(choice.agreement)
+(['int8', 'int16x8', 'weights_int8'], False, True)
 """
 
 from __future__ import annotations
@@ -43,9 +46,12 @@ class QuantizationChoice:
         path: the written file.
         scheme: its scheme (a key of `agreement`).
         agreement: `{scheme: agreement}` of each scheme written, in the order tried.
+        sizes: `{scheme: bytes}` of each scheme written, in the order tried.
         failed: `{scheme: reason}` of each scheme that did not convert (one line each).
         target: the agreement asked for.
-        met: whether `scheme` reaches `target` (False: the best agreement was kept).
+        met: whether `scheme` reaches `target` (and its file is under `smaller_than`, where
+            that was given; False: the best one was kept, see `select_quantization`).
+        smaller_than: the size limit asked for (None: none).
     """
 
     path: str
@@ -54,12 +60,16 @@ class QuantizationChoice:
     failed: dict[str, str]
     target: float
     met: bool
+    sizes: dict[str, int] = dataclasses.field(default_factory=dict)
+    smaller_than: int | None = None
 
     def metrics(self, prefix: str) -> dict[str, Any]:
         """Flat metrics: `{prefix}_scheme`, `{prefix}_scheme_met_target`,
-        `{prefix}_selection_agreement_{scheme}` and `{prefix}_scheme_failed_{scheme}`."""
+        `{prefix}_selection_agreement_{scheme}`, `{prefix}_selection_bytes_{scheme}` and
+        `{prefix}_scheme_failed_{scheme}`."""
         out: dict[str, Any] = {f"{prefix}_scheme": self.scheme, f"{prefix}_scheme_met_target": self.met}
         out.update({f"{prefix}_selection_agreement_{scheme}": value for scheme, value in self.agreement.items()})
+        out.update({f"{prefix}_selection_bytes_{scheme}": size for scheme, size in self.sizes.items()})
         out.update({f"{prefix}_scheme_failed_{scheme}": reason for scheme, reason in self.failed.items()})
         return out
 
@@ -71,8 +81,10 @@ def select_quantization(
     *,
     target: float = 0.97,
     schemes: Sequence[str] = FALLBACK,
+    smaller_than: int | None = None,
 ) -> QuantizationChoice:
-    """Write `path` with the first of `schemes` whose measured agreement reaches `target`.
+    """Write `path` with the first of `schemes` whose measured agreement reaches `target`
+    (and whose file has fewer than `smaller_than` bytes, where given).
 
     Args:
         write: `write(scheme, file)` writes the model quantised with `scheme` to `file`
@@ -85,10 +97,14 @@ def select_quantization(
             or calibration data).
         target: the agreement to reach.
         schemes: the order to try (names from `seqzoo.export.SCHEMES`).
+        smaller_than: a size in bytes (e.g. the float32 file's) that a scheme's file must
+            stay under to count: a file as large as the float one is no use as its
+            quantised variant. None: any size.
 
     Returns:
-        The `QuantizationChoice`: the first scheme reaching `target`, else the one with the
-        best agreement (the earlier one on a tie).
+        The `QuantizationChoice`: the first scheme reaching `target` (under `smaller_than`),
+        else the one with the best agreement among the files under `smaller_than` (among
+        all files where none is; the earlier one on a tie).
 
     Raises:
         LiteRTExportError: an unknown scheme, or no scheme converts (every reason listed).
@@ -100,8 +116,16 @@ def select_quantization(
     path = str(path)
     folder = os.path.dirname(os.path.abspath(path))
     measured: dict[str, float] = {}
+    sizes: dict[str, int] = {}
     failed: dict[str, str] = {}
     best: tuple[str, str] | None = None  # (scheme, temporary file)
+
+    def small(scheme: str) -> bool:
+        return smaller_than is None or sizes[scheme] < smaller_than
+
+    def rank(scheme: str) -> tuple[bool, float]:  # a small file first, then the agreement
+        return small(scheme), measured[scheme]
+
     try:
         for scheme in schemes:
             fd, candidate = tempfile.mkstemp(prefix=f".tmp-{scheme}-", suffix=".tflite", dir=folder)
@@ -113,13 +137,14 @@ def select_quantization(
                 failed[scheme] = str(error)
                 continue
             measured[scheme] = float(agreement(candidate))
-            if best is None or measured[scheme] > measured[best[0]]:
+            sizes[scheme] = os.path.getsize(candidate)
+            if best is None or rank(scheme) > rank(best[0]):
                 if best is not None:
                     os.remove(best[1])
                 best = (scheme, candidate)
             else:
                 os.remove(candidate)
-            if measured[scheme] >= target:
+            if measured[scheme] >= target and small(scheme):
                 break
         if best is None:
             reasons = "; ".join(f"{scheme}: {reason}" for scheme, reason in failed.items())
@@ -131,4 +156,5 @@ def select_quantization(
             os.remove(best[1])
     scheme = best[0]
     return QuantizationChoice(path=path, scheme=scheme, agreement=measured, failed=failed, target=float(target),
-                              met=measured[scheme] >= target)
+                              met=measured[scheme] >= target and small(scheme), sizes=sizes,
+                              smaller_than=smaller_than)
