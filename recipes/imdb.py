@@ -132,6 +132,10 @@ class ImdbRecipe(Recipe):
         **{name: {"width": 128, "depth": 1, "pool": "max"} for name in REVIVAL_WIDTH},
         **{name: {"units": 128, "depth": 1, "pool": "max"} for name in ("xlstm", "rwkv", "hawk")},
         "griffin": {"units": 128, "pool": "max"},  # keeps its 3 blocks: the third is the local attention
+        # segrnn: 8-token segments (100 GRU steps over 800 tokens): validation 0.897 in 35 s, against
+        # 24-token segments 0.888 (13 s), 4 tokens 0.890, 256 units 0.890, 8 tokens + 256 units
+        # 0.894, dropout 0.5 0.890 (last epoch), seed 42.
+        "segrnn": {"segment_len": 8},
     }
     # Settings that depend on --model (the others: ImdbConfig's defaults).
     config_by_model = {
