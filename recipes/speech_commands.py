@@ -525,7 +525,8 @@ def export_litert(
     )
 
     expected = _top1(spotter.predict(test, verbose=0))
-    selection, selection_top1, split = _selection(spotter, validation, representative)
+    chosen_on = _selection(spotter, validation, representative)
+    selection, selection_top1, split = chosen_on
     metrics: dict[str, Any] = {"litert_test_clips": int(len(test))}
 
     def write(scheme: str, file: str) -> str:
@@ -554,7 +555,7 @@ def export_litert(
         metrics[f"{key}_bytes"] = os.path.getsize(path)
         metrics[f"{key}_ms_per_clip"] = 1000 * (time.perf_counter() - start) / len(clips)
     metrics.update(export_streaming_litert(spotter, run_dir, test=test, representative=representative,
-                                           validation=validation, whole_top1=expected))
+                                           validation=validation, whole_top1=expected, selection=chosen_on))
     return metrics
 
 
@@ -567,6 +568,7 @@ def export_streaming_litert(
     validation: np.ndarray | None = None,
     whole_top1: np.ndarray | None = None,
     chunk_ms: float = 20.0,
+    selection: tuple | None = None,
 ) -> dict:
     """Write the streaming LiteRT files of a causal spotter (float32, and a quantised one when
     `representative` clips are given) and check them chunk by chunk and at each clip's end.
@@ -587,6 +589,9 @@ def export_streaming_litert(
         whole_top1: the whole-clip model's top-1 label of each test clip, where the caller
             has it already (`export_litert` does); None: predicted here.
         chunk_ms: audio per call of the file.
+        selection: `(clips, the whole-clip model's top-1 on them, split name)` that the
+            scheme is chosen on, where the caller has them (`export_litert` does); None:
+            from `validation` (or `representative`) here.
 
     Returns:
         `litert_streaming_*` metrics (float file) and `litert_streaming_int8_*` (quantised
@@ -639,7 +644,7 @@ def export_streaming_litert(
     files = [(path, "litert_streaming")]
     if representative is not None:
         int8_path = os.path.join(run_dir, LITERT_STREAMING_INT8_FILE)
-        selection, selection_top1, split = _selection(spotter, validation, representative)
+        selection, selection_top1, split = selection or _selection(spotter, validation, representative)
         try:
             choice = select_quantization(
                 lambda scheme, file: streaming_litert(spotter, file, chunk_ms=chunk_ms, scheme=scheme,
