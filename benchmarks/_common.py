@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import json
 import os
@@ -9,8 +10,14 @@ import platform
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
+
+try:
+    import fcntl
+except ImportError:  # Windows: no lock; run one benchmark at a time there
+    fcntl = None
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -51,13 +58,30 @@ def now() -> str:
 
 
 def write_json(path: str, payload: dict[str, Any]) -> None:
-    """Write `payload` atomically (temp file + rename)."""
+    """Write `payload` atomically (a temp file of this process + rename)."""
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(payload, f, indent=1, sort_keys=False)
+            f.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+@contextlib.contextmanager
+def locked(path: str) -> Iterator[None]:
+    """Hold an exclusive lock on `path` + ".lock" (blocking): benchmark runs that merge rows into
+    one JSON file at the same time take turns instead of dropping each other's rows."""
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    tmp = f"{path}.tmp"
-    with open(tmp, "w") as f:
-        json.dump(payload, f, indent=1, sort_keys=False)
-        f.write("\n")
-    os.replace(tmp, path)
+    with open(f"{path}.lock", "a") as f:
+        if fcntl is not None:
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX)  # released when the file closes
+        yield
 
 
 def command_line() -> str:

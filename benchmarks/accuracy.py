@@ -36,7 +36,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _common import DEFAULT_DATA, HERE, ROOT, command_line, machine, now, write_json  # noqa: E402
+from _common import DEFAULT_DATA, HERE, ROOT, command_line, locked, machine, now, write_json  # noqa: E402
 
 IMDB_MODELS = ["rnn", "lstm", "gru", "bilstm", "deep_lstm", "attention_rnn", "cnn_lstm",
                "transformer", "bert", "gpt", "hopfield"]
@@ -185,16 +185,19 @@ def main(argv=None) -> int:
 
 
 def write_rows(path: str, rows: list[dict], wall: float, **header) -> int:
-    """Merge `rows` into the JSON file at `path` by run label (earlier rows of other runs kept); exit code."""
-    previous = {}
-    if os.path.isfile(path):
-        with open(path) as f:
-            previous = {r["label"]: r for r in json.load(f).get("rows", [])}
-    previous.update({r["label"]: r for r in rows})
-    write_json(path, {
-        **header, "date": now(), "command": command_line(), "machine": machine(),
-        "wall_seconds_last_invocation": wall, "rows": list(previous.values()),
-    })
+    """Merge `rows` into the JSON file at `path` by run label (earlier rows of other runs kept); exit code.
+
+    Read, merge and write happen under a lock, with the (slow) machine facts gathered before it, so
+    invocations that finish together keep every row."""
+    header = {**header, "date": now(), "command": command_line(), "machine": machine(),
+              "wall_seconds_last_invocation": wall}
+    with locked(path):
+        previous = {}
+        if os.path.isfile(path):
+            with open(path) as f:
+                previous = {r["label"]: r for r in json.load(f).get("rows", [])}
+        previous.update({r["label"]: r for r in rows})
+        write_json(path, {**header, "rows": list(previous.values())})
     print(f"wall {wall:.0f} s", flush=True)
     return 0 if all("error" not in r for r in rows) else 1
 

@@ -38,3 +38,28 @@ def test_speech_and_fsdd_suites_read_their_own_folders(tmp_path):
     for row in (speech, fsdd):
         assert "-m recipes.speech_commands" in row["command"] and "--set width=8" in row["command"]
         assert row["test_accuracy"] == 0.75 and row["best_val_accuracy"] == 0.7 and row["wall_seconds"] is None
+
+
+def _merge_rows(path, worker):
+    for i in range(6):
+        accuracy.write_rows(path, [{"label": f"w{worker}-{i}"}], 1.0, benchmark="accuracy")
+
+
+def test_invocations_that_finish_together_keep_every_row(tmp_path, monkeypatch):
+    # Two benchmark runs finishing within a second of each other lost one run's rows (2026-12-06):
+    # each read the file, spent seconds gathering machine facts, then wrote its own merge.
+    import multiprocessing
+    import time
+
+    monkeypatch.setattr(accuracy, "machine", lambda: time.sleep(0.05) or {"cpu": "test"})
+    path = str(tmp_path / "rows.json")
+    context = multiprocessing.get_context("fork")
+    workers = [context.Process(target=_merge_rows, args=(path, w)) for w in range(4)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(60)
+    assert [worker.exitcode for worker in workers] == [0, 0, 0, 0]
+    labels = {row["label"] for row in json.loads(open(path).read())["rows"]}
+    assert labels == {f"w{w}-{i}" for w in range(4) for i in range(6)}
+    assert not [name for name in os.listdir(tmp_path) if name.endswith(".tmp")]

@@ -291,3 +291,9 @@ def test_every_per_model_default_names_a_registered_model_and_its_own_keys():
         "width": 128, "depth": 1, "pool": "max"}
     args = cli.parse(recipe, ["--model", "rwkv"])
     assert (args.learning_rate, args.lr_schedule, args.patience) == (2e-3, "linear", 0)
+    # segrnn: 8-token segments, word dropout 0.2 and a 20k vocabulary, on the same schedule
+    assert {k: resolve_hyperparameters(recipe, "segrnn", {})[k] for k in ("segment_len", "token_dropout")} == {
+        "segment_len": 8, "token_dropout": 0.2}
+    args = cli.parse(recipe, ["--model", "segrnn"])
+    assert (args.max_tokens, args.learning_rate, args.lr_schedule, args.patience) == (20000, 2e-3, "linear", 0)
+    assert cli.parse(recipe, ["--model", "segrnn", "--max-tokens", "5000"]).max_tokens == 5000
