@@ -10,7 +10,6 @@ import platform
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from typing import Any, Callable, Iterator
 
@@ -58,19 +57,14 @@ def now() -> str:
 
 
 def write_json(path: str, payload: dict[str, Any]) -> None:
-    """Write `payload` atomically (a temp file of this process + rename)."""
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "w") as f:
+    """Write `payload` atomically (a temp file of this process + rename: `recipes.artifacts.atomic_path`)."""
+    from recipes.artifacts import atomic_path
+
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with atomic_path(path) as tmp:
+        with open(tmp, "w") as f:
             json.dump(payload, f, indent=1, sort_keys=False)
             f.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
 
 
 @contextlib.contextmanager

@@ -63,3 +63,4 @@ def test_invocations_that_finish_together_keep_every_row(tmp_path, monkeypatch):
     labels = {row["label"] for row in json.loads(open(path).read())["rows"]}
     assert labels == {f"w{w}-{i}" for w in range(4) for i in range(6)}
     assert not [name for name in os.listdir(tmp_path) if name.endswith(".tmp")]
+    assert sorted(os.listdir(tmp_path)) == ["rows.json", "rows.json.lock"]  # no temp file left behind
